@@ -1,0 +1,4 @@
+//! What each CLI subcommand does, from parsed arguments to printed output and exit code.
+
+pub mod schema;
+pub mod validate;

@@ -1,0 +1,11 @@
+//! shoal: a GitOps operator for Docker Swarm hosts with GlusterFS storage.
+//!
+//! The data flows one way: `source` loads the desired-state directory into typed
+//! `resources`, which are validated; later stages observe the live swarm, diff, plan and
+//! apply. `commands` holds what each CLI subcommand does; `main.rs` only parses arguments.
+
+pub mod commands;
+pub mod diagnostics;
+pub mod resources;
+pub mod schema;
+pub mod source;

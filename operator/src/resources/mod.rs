@@ -1,0 +1,159 @@
+//! The desired-state resource model: Kubernetes-style documents (`apiVersion`, `kind`,
+//! `metadata`, `spec`) of four kinds, and the rules that check them.
+
+pub mod constraint;
+pub mod gluster_volume;
+pub mod network;
+pub mod node;
+pub mod quantity;
+pub mod service;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use gluster_volume::GlusterVolumeSpec;
+pub use network::NetworkSpec;
+pub use node::NodeSpec;
+pub use service::ServiceSpec;
+
+use crate::source::Origin;
+
+/// The only apiVersion this build understands.
+pub const API_VERSION: &str = "shoal/v1alpha1";
+
+/// The kinds of resource, in the order they are applied (removals run in reverse).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Kind {
+    Node,
+    Network,
+    GlusterVolume,
+    Service,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [
+        Kind::Node,
+        Kind::Network,
+        Kind::GlusterVolume,
+        Kind::Service,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Node => "Node",
+            Kind::Network => "Network",
+            Kind::GlusterVolume => "GlusterVolume",
+            Kind::Service => "Service",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Identity and annotations of a resource.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Metadata {
+    /// Name of the resource, unique within its kind; also the name of the swarm object.
+    pub name: String,
+    /// Free-form labels for people and tools; not copied to the swarm object.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations that tune how shoal treats the resource (e.g. its drift policy).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The spec of a resource, one variant per kind.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Spec {
+    Node(NodeSpec),
+    Network(NetworkSpec),
+    GlusterVolume(GlusterVolumeSpec),
+    Service(Box<ServiceSpec>),
+}
+
+impl Spec {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Spec::Node(_) => Kind::Node,
+            Spec::Network(_) => Kind::Network,
+            Spec::GlusterVolume(_) => Kind::GlusterVolume,
+            Spec::Service(_) => Kind::Service,
+        }
+    }
+}
+
+/// One desired resource, with where it was written.
+#[derive(Clone, Debug)]
+pub struct Resource {
+    pub metadata: Metadata,
+    pub spec: Spec,
+    pub origin: Origin,
+}
+
+impl Resource {
+    pub fn kind(&self) -> Kind {
+        self.spec.kind()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+
+    /// `Kind/name`, the way resources are named in every message.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.kind(), self.name())
+    }
+}
+
+/// A whole desired state: every resource loaded from a directory.
+#[derive(Clone, Debug, Default)]
+pub struct Desired {
+    pub resources: Vec<Resource>,
+    /// How many files the resources came from (for the summary line).
+    pub file_count: usize,
+}
+
+impl Desired {
+    pub fn services(&self) -> impl Iterator<Item = (&Resource, &ServiceSpec)> {
+        self.resources.iter().filter_map(|r| match &r.spec {
+            Spec::Service(spec) => Some((r, spec.as_ref())),
+            _ => None,
+        })
+    }
+
+    pub fn networks(&self) -> impl Iterator<Item = (&Resource, &NetworkSpec)> {
+        self.resources.iter().filter_map(|r| match &r.spec {
+            Spec::Network(spec) => Some((r, spec)),
+            _ => None,
+        })
+    }
+
+    pub fn gluster_volumes(&self) -> impl Iterator<Item = (&Resource, &GlusterVolumeSpec)> {
+        self.resources.iter().filter_map(|r| match &r.spec {
+            Spec::GlusterVolume(spec) => Some((r, spec)),
+            _ => None,
+        })
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = (&Resource, &NodeSpec)> {
+        self.resources.iter().filter_map(|r| match &r.spec {
+            Spec::Node(spec) => Some((r, spec)),
+            _ => None,
+        })
+    }
+}

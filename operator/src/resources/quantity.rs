@@ -1,0 +1,368 @@
+//! Human-written quantities in desired-state: memory sizes (`300M`, `1.5G`), CPU counts
+//! (`0.5`) and durations (`10s`, `1m30s`).
+//!
+//! Each keeps the text the user wrote (plans show it back to them) next to the exact value
+//! the engine wants (bytes, nano-CPUs, nanoseconds). Parsing happens while deserializing,
+//! so a malformed value is reported at its own line and column.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// A memory size. Units are binary, as in `docker service create --limit-memory`:
+/// `K`=1024, `M`=1024², `G`=1024³, `T`=1024⁴; a bare number is bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemorySize {
+    bytes: u64,
+    text: String,
+}
+
+impl MemorySize {
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let trimmed = text.trim();
+        if trimmed.starts_with('-') {
+            return Err(format!("size {text:?} is negative"));
+        }
+        let split = trimmed
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(trimmed.len());
+        let (number, unit) = trimmed.split_at(split);
+        let number: f64 = number.parse().map_err(|_| {
+            format!("invalid size {text:?}: expected a number with an optional unit K, M, G or T")
+        })?;
+        let unit = unit.trim();
+        let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kb" | "kib" => 1 << 10,
+            "m" | "mb" | "mib" => 1 << 20,
+            "g" | "gb" | "gib" => 1 << 30,
+            "t" | "tb" | "tib" => 1 << 40,
+            _ => {
+                return Err(format!(
+                    "invalid size {text:?}: unknown unit {unit:?} (use K, M, G or T)"
+                ));
+            }
+        };
+        let bytes = number * multiplier as f64;
+        if !bytes.is_finite() || bytes > u64::MAX as f64 {
+            return Err(format!("size {text:?} is too large"));
+        }
+        Ok(MemorySize {
+            bytes: bytes.round() as u64,
+            text: trimmed.to_string(),
+        })
+    }
+
+    /// The shortest exact rendering in binary units, used to show engine values
+    /// (`314572800` -> `300M`) in the same vocabulary as desired-state.
+    pub fn from_bytes(bytes: u64) -> Self {
+        let units = [
+            ("T", 1u64 << 40),
+            ("G", 1 << 30),
+            ("M", 1 << 20),
+            ("K", 1 << 10),
+        ];
+        let text = units
+            .iter()
+            .find(|(_, size)| bytes >= *size && bytes % size == 0)
+            .map(|(unit, size)| format!("{}{unit}", bytes / size))
+            .unwrap_or_else(|| bytes.to_string());
+        MemorySize { bytes, text }
+    }
+}
+
+impl fmt::Display for MemorySize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// A number of CPUs (`0.5`, `2`), stored as the engine's nano-CPUs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cpus {
+    nano: i64,
+    text: String,
+}
+
+impl Cpus {
+    pub fn nano_cpus(&self) -> i64 {
+        self.nano
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let trimmed = text.trim();
+        let value: f64 = trimmed
+            .parse()
+            .map_err(|_| format!("invalid CPU count {text:?}: expected a number such as 0.5"))?;
+        if !value.is_finite() || value > 1_000_000.0 {
+            return Err(format!("invalid CPU count {text:?}"));
+        }
+        Ok(Cpus {
+            nano: (value * 1e9).round() as i64,
+            text: trimmed.to_string(),
+        })
+    }
+
+    pub fn from_nano_cpus(nano: i64) -> Self {
+        let text = format!("{}", nano as f64 / 1e9);
+        Cpus { nano, text }
+    }
+}
+
+impl fmt::Display for Cpus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// A duration written as in Docker and Go: `10s`, `1m30s`, `500ms`, `2h`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Duration {
+    value: std::time::Duration,
+    text: String,
+}
+
+impl Duration {
+    pub fn as_std(&self) -> std::time::Duration {
+        self.value
+    }
+
+    pub fn nanos(&self) -> i64 {
+        i64::try_from(self.value.as_nanos()).unwrap_or(i64::MAX)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let trimmed = text.trim();
+        if trimmed.starts_with('-') {
+            return Err(format!("duration {text:?} is negative"));
+        }
+        let value = humantime::parse_duration(trimmed).map_err(|e| {
+            format!("invalid duration {text:?}: {e} (write it like 10s, 1m30s or 500ms)")
+        })?;
+        Ok(Duration {
+            value,
+            text: trimmed.to_string(),
+        })
+    }
+
+    pub fn from_nanos(nanos: i64) -> Self {
+        let value = std::time::Duration::from_nanos(nanos.max(0) as u64);
+        let text = humantime::format_duration(value)
+            .to_string()
+            .replace(' ', "");
+        Duration { value, text }
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Deserializes any of the quantities from a YAML string or number, keeping the text.
+struct QuantityVisitor<T> {
+    parse: fn(&str) -> Result<T, String>,
+    expecting: &'static str,
+}
+
+impl<T> Visitor<'_> for QuantityVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        (self.parse)(v).map_err(E::custom)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        (self.parse)(&v.to_string()).map_err(E::custom)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        (self.parse)(&v.to_string()).map_err(E::custom)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        (self.parse)(&v.to_string()).map_err(E::custom)
+    }
+}
+
+macro_rules! quantity_serde {
+    ($ty:ident, $expecting:literal, $schema_name:literal, $description:literal, $pattern:literal) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_any(QuantityVisitor {
+                    parse: $ty::parse,
+                    expecting: $expecting,
+                })
+            }
+        }
+
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.text)
+            }
+        }
+
+        impl JsonSchema for $ty {
+            fn schema_name() -> Cow<'static, str> {
+                $schema_name.into()
+            }
+
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!({
+                    "description": $description,
+                    "anyOf": [
+                        { "type": "string", "pattern": $pattern },
+                        { "type": "number", "minimum": 0 }
+                    ]
+                })
+            }
+        }
+    };
+}
+
+quantity_serde!(
+    MemorySize,
+    "a memory size such as 300M or 1.5G",
+    "MemorySize",
+    "A memory size with a binary unit: 300M, 1.5G, 512K; a bare number is bytes.",
+    r"^\s*[0-9]+(\.[0-9]+)?\s*([kKmMgGtT]([iI]?[bB])?|[bB])?\s*$"
+);
+quantity_serde!(
+    Cpus,
+    "a CPU count such as 0.5",
+    "Cpus",
+    "A number of CPUs, fractional allowed: 0.5, 1, 1.5.",
+    r"^\s*[0-9]+(\.[0-9]+)?\s*$"
+);
+quantity_serde!(
+    Duration,
+    "a duration such as 10s or 1m30s",
+    "Duration",
+    "A duration: 500ms, 10s, 1m30s, 2h.",
+    r"^\s*([0-9]+\s*[a-zµ]+\s*)+$"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_sizes_parse_like_docker() {
+        let table: &[(&str, u64)] = &[
+            ("300M", 300 << 20),
+            ("300m", 300 << 20),
+            ("300MB", 300 << 20),
+            ("300MiB", 300 << 20),
+            ("1.5G", 3 << 29),
+            ("1g", 1 << 30),
+            ("512K", 512 << 10),
+            ("2T", 2 << 40),
+            ("1024", 1024),
+            ("1024b", 1024),
+            (" 64M ", 64 << 20),
+            ("0", 0),
+        ];
+        for (text, bytes) in table {
+            assert_eq!(MemorySize::parse(text).unwrap().bytes(), *bytes, "{text}");
+        }
+    }
+
+    #[test]
+    fn memory_sizes_reject_garbage_with_reason() {
+        let table: &[(&str, &str)] = &[
+            ("-300M", "size \"-300M\" is negative"),
+            (
+                "lots",
+                "invalid size \"lots\": expected a number with an optional unit K, M, G or T",
+            ),
+            (
+                "300X",
+                "invalid size \"300X\": unknown unit \"X\" (use K, M, G or T)",
+            ),
+            (
+                "",
+                "invalid size \"\": expected a number with an optional unit K, M, G or T",
+            ),
+            (
+                "1.2.3M",
+                "invalid size \"1.2.3M\": expected a number with an optional unit K, M, G or T",
+            ),
+        ];
+        for (text, message) in table {
+            assert_eq!(MemorySize::parse(text).unwrap_err(), *message, "{text}");
+        }
+    }
+
+    #[test]
+    fn memory_sizes_render_in_shortest_binary_unit() {
+        let table: &[(u64, &str)] = &[
+            (300 << 20, "300M"),
+            (1 << 30, "1G"),
+            (1536 << 20, "1536M"),
+            (1000, "1000"),
+            (4096, "4K"),
+        ];
+        for (bytes, text) in table {
+            assert_eq!(MemorySize::from_bytes(*bytes).to_string(), *text);
+        }
+    }
+
+    #[test]
+    fn cpus_parse_to_nano_cpus() {
+        let table: &[(&str, i64)] = &[
+            ("0.5", 500_000_000),
+            ("1", 1_000_000_000),
+            ("1.25", 1_250_000_000),
+            ("0", 0),
+            ("-1", -1_000_000_000),
+        ];
+        for (text, nano) in table {
+            assert_eq!(Cpus::parse(text).unwrap().nano_cpus(), *nano, "{text}");
+        }
+        assert_eq!(
+            Cpus::parse("half").unwrap_err(),
+            "invalid CPU count \"half\": expected a number such as 0.5"
+        );
+        assert_eq!(Cpus::from_nano_cpus(500_000_000).to_string(), "0.5");
+    }
+
+    #[test]
+    fn durations_parse_like_go() {
+        let table: &[(&str, u64)] = &[
+            ("10s", 10_000),
+            ("1m30s", 90_000),
+            ("500ms", 500),
+            ("2h", 7_200_000),
+            ("1m 5s", 65_000),
+        ];
+        for (text, millis) in table {
+            assert_eq!(
+                Duration::parse(text).unwrap().as_std().as_millis() as u64,
+                *millis,
+                "{text}"
+            );
+        }
+        assert_eq!(
+            Duration::parse("-5s").unwrap_err(),
+            "duration \"-5s\" is negative"
+        );
+        assert!(
+            Duration::parse("10")
+                .unwrap_err()
+                .starts_with("invalid duration \"10\": ")
+        );
+        assert_eq!(Duration::from_nanos(90_000_000_000).to_string(), "1m30s");
+    }
+}

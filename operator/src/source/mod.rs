@@ -1,0 +1,264 @@
+//! Loading desired-state from a directory: every `*.yaml` / `*.yml` file under it (hidden
+//! files and directories such as `.git` skipped), every document in each file, each turned
+//! into a typed [`Resource`] that remembers where it was written.
+//!
+//! Loading never stops at the first problem: a broken document is reported and the rest
+//! is still loaded, so one run of `shoal validate` shows everything to fix.
+
+pub mod policy;
+pub mod yaml_index;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::diagnostics::{Location, Problem};
+use crate::resources::{API_VERSION, Desired, Kind, Metadata, Resource, Spec};
+use yaml_index::{DocumentIndex, LineCol};
+
+/// Where a resource was written: its file, and the positions of its fields.
+#[derive(Clone)]
+pub struct Origin {
+    pub file: Arc<Path>,
+    index: Arc<DocumentIndex>,
+}
+
+impl Origin {
+    /// The location of the field at `path` (e.g. `spec.resources.limits.memory`), or of
+    /// its nearest written ancestor.
+    pub fn locate(&self, path: &str) -> Location {
+        let at = self.index.locate(path);
+        Location {
+            file: self.file.clone(),
+            line: at.line,
+            column: at.column,
+        }
+    }
+
+    /// Whether the document writes a value at `path`.
+    pub fn has(&self, path: &str) -> bool {
+        self.index.has(path)
+    }
+}
+
+impl fmt::Debug for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.index.first_line)
+    }
+}
+
+/// The outcome of loading a directory: what could be loaded, and what could not.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub desired: Desired,
+    pub problems: Vec<Problem>,
+}
+
+/// Loads every resource under `dir`.
+pub fn load_dir(dir: &Path) -> std::io::Result<Loaded> {
+    let mut files = Vec::new();
+    collect_yaml_files(dir, &mut files)?;
+    files.sort();
+    let mut loaded = Loaded::default();
+    for file in &files {
+        let text = std::fs::read_to_string(file);
+        let text = match text {
+            Ok(text) => text,
+            Err(error) => {
+                loaded.problems.push(Problem::error(
+                    Location::new(file.clone(), 1, 1),
+                    None,
+                    format!("cannot read file: {error}"),
+                ));
+                continue;
+            }
+        };
+        load_text(file, &text, &mut loaded);
+    }
+    loaded.desired.file_count = files.len();
+    Ok(loaded)
+}
+
+fn collect_yaml_files(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        // Follow symlinks: git-sync publishes the checkout as a symlinked directory.
+        let metadata = std::fs::metadata(&path)?;
+        if metadata.is_dir() {
+            collect_yaml_files(&path, files)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Loads the documents of one file's text into `loaded`.
+pub fn load_text(file: &Path, text: &str, loaded: &mut Loaded) {
+    let file: Arc<Path> = Arc::from(file);
+    let at = |lc: LineCol| Location {
+        file: file.clone(),
+        line: lc.line,
+        column: lc.column,
+    };
+    let documents = match yaml_index::index(text) {
+        Ok(documents) => documents,
+        Err(error) => {
+            loaded.problems.push(Problem::error(
+                at(error.at),
+                None,
+                format!("YAML syntax error: {}", error.message),
+            ));
+            return;
+        }
+    };
+    for document in documents {
+        let Some(root) = document.root else {
+            continue;
+        };
+        if !document.root_is_mapping {
+            loaded.problems.push(Problem::error(
+                at(root),
+                None,
+                "a resource must be a mapping with apiVersion, kind, metadata and spec",
+            ));
+            continue;
+        }
+        match load_document(&file, text, document) {
+            Ok(resource) => loaded.desired.resources.push(resource),
+            Err(problem) => loaded.problems.push(*problem),
+        }
+    }
+}
+
+/// The common envelope of every document; `S` is the kind's spec.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Manifest<S> {
+    #[allow(dead_code)]
+    api_version: String,
+    #[allow(dead_code)]
+    kind: String,
+    metadata: Metadata,
+    #[serde(default = "Option::default")]
+    spec: Option<S>,
+}
+
+fn load_document(
+    file: &Arc<Path>,
+    text: &str,
+    document: DocumentIndex,
+) -> Result<Resource, Box<Problem>> {
+    let at = |path: &str| {
+        let lc = document.locate(path);
+        Location {
+            file: file.clone(),
+            line: lc.line,
+            column: lc.column,
+        }
+    };
+    let kind_text = document.scalar("kind").map(str::to_string);
+    let name = document.scalar("metadata.name").map(str::to_string);
+    let resource_id = match (&kind_text, &name) {
+        (Some(kind), Some(name)) => Some(format!("{kind}/{name}")),
+        (Some(kind), None) => Some(kind.clone()),
+        _ => None,
+    };
+    let fail = |path: &str, message: String| {
+        Box::new(Problem::error(at(path), resource_id.clone(), message))
+    };
+
+    match document.scalar("apiVersion") {
+        None => return Err(fail("", "missing field `apiVersion`".into())),
+        Some(API_VERSION) => {}
+        Some(other) => {
+            return Err(fail(
+                "apiVersion",
+                format!("unknown apiVersion {other:?}: expected {API_VERSION:?}"),
+            ));
+        }
+    }
+    let Some(kind_text) = &kind_text else {
+        return Err(fail("", "missing field `kind`".into()));
+    };
+    let Some(kind) = Kind::parse(kind_text) else {
+        let known: Vec<_> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        return Err(fail(
+            "kind",
+            format!(
+                "unknown kind {kind_text:?}: expected one of {}",
+                known.join(", ")
+            ),
+        ));
+    };
+
+    let isolated = yaml_index::isolate(text, &document);
+    let deserialize_error = |error: serde_saphyr::Error| {
+        let lc = error
+            .location()
+            .map(|l| LineCol {
+                line: l.line() as usize,
+                column: l.column() as usize,
+            })
+            .unwrap_or_else(|| document.locate(""));
+        let mut message = yaml_index::strip_position(&error.to_string());
+        if let Some(path) = document.path_at(lc).filter(|p| !p.is_empty()) {
+            message = format!("{path}: {message}");
+        }
+        Box::new(Problem::error(
+            Location {
+                file: file.clone(),
+                line: lc.line,
+                column: lc.column,
+            },
+            resource_id.clone(),
+            message,
+        ))
+    };
+    let (metadata, spec) = match kind {
+        Kind::Service => {
+            let (metadata, spec) = parse(&isolated).map_err(deserialize_error)?;
+            (metadata, spec.map(|s| Spec::Service(Box::new(s))))
+        }
+        Kind::GlusterVolume => {
+            let (metadata, spec) = parse(&isolated).map_err(deserialize_error)?;
+            (metadata, spec.map(Spec::GlusterVolume))
+        }
+        Kind::Network => {
+            let (metadata, spec) = parse(&isolated).map_err(deserialize_error)?;
+            (metadata, Some(Spec::Network(spec.unwrap_or_default())))
+        }
+        Kind::Node => {
+            let (metadata, spec) = parse(&isolated).map_err(deserialize_error)?;
+            (metadata, Some(Spec::Node(spec.unwrap_or_default())))
+        }
+    };
+    let Some(spec) = spec else {
+        return Err(fail("", "missing field `spec`".into()));
+    };
+    Ok(Resource {
+        metadata,
+        spec,
+        origin: Origin {
+            file: file.clone(),
+            index: Arc::new(document),
+        },
+    })
+}
+
+fn parse<S: DeserializeOwned>(text: &str) -> Result<(Metadata, Option<S>), serde_saphyr::Error> {
+    let options = serde_saphyr::options! { with_snippet: false };
+    let manifest: Manifest<S> = serde_saphyr::from_str_with_options(text, options)?;
+    Ok((manifest.metadata, manifest.spec))
+}
