@@ -58,9 +58,17 @@ fn document_schema<S: JsonSchema>(kind: Kind, spec_required: bool) -> Value {
         "properties": {
             "apiVersion": { "const": API_VERSION, "description": "Always shoal/v1alpha1." },
             "kind": { "const": kind.as_str(), "description": "The resource kind." },
-            "metadata": metadata.to_value(),
-            "spec": spec.to_value(),
+            "metadata": described(metadata, "Name, labels and annotations of the resource."),
+            "spec": described(spec, "The desired state of the resource."),
         },
         "$defs": definitions,
     })
+}
+
+fn described(schema: Schema, description: &str) -> Value {
+    let mut value = schema.to_value();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("description".into(), description.into());
+    }
+    value
 }

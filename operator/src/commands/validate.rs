@@ -53,16 +53,23 @@ impl Validation {
     }
 }
 
+/// Why a directory could not be validated at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateError {
+    #[error("cannot validate {0}: not a directory")]
+    NotADirectory(PathBuf),
+    #[error("cannot validate {0}: {1}")]
+    Unreadable(PathBuf, #[source] std::io::Error),
+}
+
 /// Loads and checks `dir`. Fails only when the directory itself cannot be read; problems
 /// in its files are part of the result.
-pub fn validate_dir(dir: &Path, options: &ValidateOptions) -> std::io::Result<Validation> {
+pub fn validate_dir(dir: &Path, options: &ValidateOptions) -> Result<Validation, ValidateError> {
     if !dir.is_dir() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("{} is not a directory", dir.display()),
-        ));
+        return Err(ValidateError::NotADirectory(dir.to_path_buf()));
     }
-    let loaded = source::load_dir(dir)?;
+    let loaded = source::load_dir(dir)
+        .map_err(|error| ValidateError::Unreadable(dir.to_path_buf(), error))?;
     let mut problems = loaded.problems;
     let mut policy = match Policy::load(dir) {
         Ok(policy) => policy,
@@ -90,8 +97,7 @@ pub fn validate_dir(dir: &Path, options: &ValidateOptions) -> std::io::Result<Va
 /// Runs `shoal validate`: prints every problem to stderr and the summary to stdout.
 /// Returns whether the desired-state is valid.
 pub fn run(dir: &Path, options: &ValidateOptions) -> miette::Result<bool> {
-    let validation = validate_dir(dir, options)
-        .map_err(|error| miette::miette!("cannot validate {}: {error}", dir.display()))?;
+    let validation = validate_dir(dir, options).map_err(|error| miette::miette!("{error}"))?;
     let rich = std::io::stderr().is_terminal();
     for problem in &validation.problems {
         if rich {

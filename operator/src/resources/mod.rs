@@ -126,6 +126,9 @@ pub struct Desired {
     pub resources: Vec<Resource>,
     /// How many files the resources came from (for the summary line).
     pub file_count: usize,
+    /// How many non-empty documents were found, loaded or not (a file with a syntax error
+    /// counts as one): a directory whose every document is broken is not an empty one.
+    pub document_count: usize,
 }
 
 impl Desired {

@@ -71,7 +71,7 @@ impl MemorySize {
         ];
         let text = units
             .iter()
-            .find(|(_, size)| bytes >= *size && bytes % size == 0)
+            .find(|(_, size)| bytes >= *size && bytes.is_multiple_of(*size))
             .map(|(unit, size)| format!("{}{unit}", bytes / size))
             .unwrap_or_else(|| bytes.to_string());
         MemorySize { bytes, text }

@@ -115,6 +115,7 @@ pub fn load_text(file: &Path, text: &str, loaded: &mut Loaded) {
     let documents = match yaml_index::index(text) {
         Ok(documents) => documents,
         Err(error) => {
+            loaded.desired.document_count += 1;
             loaded.problems.push(Problem::error(
                 at(error.at),
                 None,
@@ -127,6 +128,7 @@ pub fn load_text(file: &Path, text: &str, loaded: &mut Loaded) {
         let Some(root) = document.root else {
             continue;
         };
+        loaded.desired.document_count += 1;
         if !document.root_is_mapping {
             loaded.problems.push(Problem::error(
                 at(root),

@@ -77,11 +77,24 @@ impl DocumentIndex {
     /// The path of the field whose value starts at `at` (deepest first), used to name the
     /// field in a deserialization error.
     pub fn path_at(&self, at: LineCol) -> Option<&str> {
+        // serde reports a missing field at the start of its mapping, which is also where the
+        // mapping's first key sits: the mapping is meant, so it ranks first.
+        let rank = |site: &FieldSite| {
+            if site.collection && site.value == at {
+                Some(2)
+            } else if site.key == Some(at) {
+                Some(1)
+            } else if site.value == at {
+                Some(0)
+            } else {
+                None
+            }
+        };
         self.fields
             .iter()
-            .filter(|(_, site)| site.value == at || site.key == Some(at))
-            .map(|(path, _)| path.as_str())
-            .max_by_key(|path| path.len())
+            .filter_map(|(path, site)| Some(((rank(site)?, path.len()), path.as_str())))
+            .max_by_key(|(rank, _)| *rank)
+            .map(|(_, path)| path)
     }
 }
 
@@ -187,7 +200,9 @@ pub fn index(text: &str) -> Result<Vec<DocumentIndex>, SyntaxError> {
                         (format!("{path}[{}]", *next_index - 1), None)
                     }
                 };
-                if path.is_empty() {
+                // A document with only `---` and comments parses as a null scalar: empty.
+                let null_root = matches!(node, Event::Scalar(text, ..) if matches!(text.as_ref(), "" | "~" | "null"));
+                if path.is_empty() && !null_root {
                     document.root = Some(at);
                     document.root_is_mapping = matches!(node, Event::MappingStart(..));
                 }
@@ -231,7 +246,11 @@ fn push_frame(stack: &mut Vec<Frame>, node: &Event<'_>, path: String) {
 /// ourselves, in front.
 pub fn strip_position(message: &str) -> String {
     let message = message.lines().next().unwrap_or_default();
-    match message.rfind(" at line ") {
+    let cut = [" at line ", " at char "]
+        .iter()
+        .filter_map(|marker| message.rfind(marker))
+        .min();
+    match cut {
         Some(cut) => message[..cut].to_string(),
         None => message.to_string(),
     }

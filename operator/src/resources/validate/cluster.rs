@@ -141,7 +141,7 @@ fn check_bricks(resource: &Resource, spec: &GlusterVolumeSpec, findings: &mut Fi
         if !seen.insert((brick.node.as_str(), brick.path.as_str())) {
             findings.error(
                 resource,
-                &format!("{path}"),
+                &path,
                 format!("brick {}:{} is listed twice", brick.node, brick.path),
             );
         }
@@ -162,7 +162,7 @@ fn check_bricks(resource: &Resource, spec: &GlusterVolumeSpec, findings: &mut Fi
                 replica
             ),
         );
-    } else if spec.bricks.len() % replica != 0 {
+    } else if !spec.bricks.len().is_multiple_of(replica) {
         findings.error(
             resource,
             "spec.bricks",

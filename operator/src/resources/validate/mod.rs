@@ -46,7 +46,7 @@ pub fn validate(desired: &Desired, policy: &Policy, dir: &Path) -> Vec<Problem> 
     let mut findings = Findings {
         problems: Vec::new(),
     };
-    if desired.resources.is_empty() {
+    if desired.document_count == 0 {
         findings.problems.push(Problem::warning(
             Location::new(dir, 0, 0),
             None,
