@@ -6,6 +6,8 @@
 
 pub mod commands;
 pub mod diagnostics;
+pub mod diff;
 pub mod resources;
 pub mod schema;
 pub mod source;
+pub mod swarm;

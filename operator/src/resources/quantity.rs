@@ -60,6 +60,10 @@ impl MemorySize {
         })
     }
 
+    pub fn canonical(&self) -> Self {
+        Self::from_bytes(self.bytes)
+    }
+
     /// The shortest exact rendering in binary units, used to show engine values
     /// (`314572800` -> `300M`) in the same vocabulary as desired-state.
     pub fn from_bytes(bytes: u64) -> Self {
@@ -110,6 +114,10 @@ impl Cpus {
         })
     }
 
+    pub fn canonical(&self) -> Self {
+        Self::from_nano_cpus(self.nano)
+    }
+
     pub fn from_nano_cpus(nano: i64) -> Self {
         let text = format!("{}", nano as f64 / 1e9);
         Cpus { nano, text }
@@ -150,6 +158,10 @@ impl Duration {
             value,
             text: trimmed.to_string(),
         })
+    }
+
+    pub fn canonical(&self) -> Self {
+        Self::from_nanos(self.nanos())
     }
 
     pub fn from_nanos(nanos: i64) -> Self {
@@ -208,9 +220,11 @@ macro_rules! quantity_serde {
             }
         }
 
+        /// Serializes the canonical text (`300M` whether written `300M` or `0.29296875G`),
+        /// so that equal quantities compare equal once serialized.
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(&self.text)
+                serializer.serialize_str(&self.canonical().text)
             }
         }
 

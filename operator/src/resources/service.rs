@@ -337,3 +337,15 @@ impl ServiceSpec {
             .chain(self.env.iter().filter_map(|var| var.secret_file.as_deref()))
     }
 }
+
+/// Name fragments that mark an environment variable as secret.
+const SECRET_NAME_WORDS: [&str; 5] = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY"];
+
+/// Whether an environment variable's name says it holds a secret (`DB_PASSWORD`,
+/// `API_TOKEN`, `AUTH_KEY`, `APIKEY`). Such values are refused in desired-state and
+/// hidden wherever live values are shown.
+pub fn looks_secret(name: &str) -> bool {
+    name.to_ascii_uppercase()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| SECRET_NAME_WORDS.iter().any(|secret| word.ends_with(secret)))
+}

@@ -9,16 +9,13 @@ use crate::resources::constraint::Constraint;
 use crate::resources::quantity::{Cpus, MemorySize};
 use crate::resources::service::{
     FailureAction, MountKind, Protocol, PublishMode, ResourceAmounts, ServiceMode, ServiceSpec,
-    UpdateConfig,
+    UpdateConfig, looks_secret,
 };
 use crate::resources::{Desired, Resource};
 use crate::source::policy::Policy;
 
 /// Networks every swarm has, which services may name without declaring.
 const BUILTIN_NETWORKS: [&str; 2] = ["host", "ingress"];
-
-/// Name fragments that mark an environment variable as secret.
-const SECRET_NAME_WORDS: [&str; 5] = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY"];
 
 pub(super) fn check(desired: &Desired, policy: &Policy, findings: &mut Findings) {
     let declared_networks: HashSet<&str> = desired.networks().map(|(r, _)| r.name()).collect();
@@ -462,18 +459,6 @@ fn protocol_name(protocol: Protocol) -> &'static str {
         Protocol::Udp => "udp",
         Protocol::Sctp => "sctp",
     }
-}
-
-/// Whether an environment variable's name says it holds a secret (`DB_PASSWORD`,
-/// `API_TOKEN`, `AUTH_KEY`, `APIKEY`).
-fn looks_secret(name: &str) -> bool {
-    name.to_ascii_uppercase()
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|word| {
-            SECRET_NAME_WORDS
-                .iter()
-                .any(|secret| word.ends_with(secret))
-        })
 }
 
 /// A value that is itself a secret, as opposed to empty or a path to a mounted secret.

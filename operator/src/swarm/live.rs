@@ -1,0 +1,74 @@
+//! What the swarm looks like right now, as a handful of list calls return it. Pure data:
+//! the diff reads it, and tests build it from JSON recorded from the lab's engines.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use bollard::models::{Network, Node, Secret, Service, Task};
+use serde::{Deserialize, Serialize};
+
+/// The observed state of one swarm.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Live {
+    pub services: Vec<Service>,
+    pub tasks: Vec<Task>,
+    pub nodes: Vec<Node>,
+    pub networks: Vec<Network>,
+    pub secrets: Vec<Secret>,
+}
+
+impl Live {
+    /// Reads `services.json`, `tasks.json`, `nodes.json`, `networks.json` and
+    /// `secrets.json` from `dir`: the raw answers of the engine's list endpoints, as
+    /// `tests/fixtures/record` saves them.
+    pub fn from_recorded(dir: &Path) -> Result<Live, String> {
+        fn read<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<Vec<T>, String> {
+            let path = dir.join(name);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        Ok(Live {
+            services: read(dir, "services.json")?,
+            tasks: read(dir, "tasks.json")?,
+            nodes: read(dir, "nodes.json")?,
+            networks: read(dir, "networks.json")?,
+            secrets: read(dir, "secrets.json")?,
+        })
+    }
+
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services
+            .iter()
+            .find(|s| s.spec.as_ref().and_then(|spec| spec.name.as_deref()) == Some(name))
+    }
+
+    /// Swarm-scoped networks by name (the overlay networks services can attach to).
+    pub fn network(&self, name: &str) -> Option<&Network> {
+        self.networks
+            .iter()
+            .find(|n| n.name.as_deref() == Some(name) && n.scope.as_deref() == Some("swarm"))
+    }
+
+    /// Network names by ID, to read back the IDs the engine writes into service specs.
+    pub fn network_names(&self) -> HashMap<&str, &str> {
+        self.networks
+            .iter()
+            .filter_map(|n| Some((n.id.as_deref()?, n.name.as_deref()?)))
+            .collect()
+    }
+
+    /// Secret IDs by name, which service specs must carry alongside the names.
+    pub fn secret_ids(&self) -> HashMap<&str, &str> {
+        self.secrets
+            .iter()
+            .filter_map(|s| Some((s.spec.as_ref()?.name.as_deref()?, s.id.as_deref()?)))
+            .collect()
+    }
+
+    pub fn node_by_hostname(&self, hostname: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| {
+            n.description.as_ref().and_then(|d| d.hostname.as_deref()) == Some(hostname)
+        })
+    }
+}

@@ -1,0 +1,6 @@
+//! The Docker Engine side: connecting (as the docker CLI does), observing a swarm with a
+//! few list calls, rendering desired resources as engine specs, and applying changes.
+
+pub mod labels;
+pub mod live;
+pub mod render;
