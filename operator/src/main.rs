@@ -2,36 +2,83 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use shoal::commands;
 
 #[derive(Parser)]
-#[command(
-    name = "shoal",
-    version,
-    about = "A GitOps operator for Docker Swarm and GlusterFS"
-)]
+#[command(name = "shoal", version, about = "A GitOps operator for Docker Swarm and GlusterFS")]
 struct Cli {
+    /// Log level (or set RUST_LOG for finer filters).
+    #[arg(long, global = true, default_value = "warn")]
+    log_level: String,
+    /// Log format: human on a terminal, json for log collectors.
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Where desired-state comes from and how strictly it is checked.
+#[derive(Args)]
+struct Source {
+    /// The desired-state directory.
+    #[arg(default_value = "desired-state")]
+    dir: PathBuf,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    strict: bool,
+    /// A host path (and everything under it) services may bind-mount although no
+    /// GlusterVolume is mounted there. Repeatable; adds to .shoal-policy.yaml.
+    #[arg(long = "allow-host-path", value_name = "PATH")]
+    allow_host_paths: Vec<PathBuf>,
+}
+
+impl Source {
+    fn options(&self) -> commands::validate::ValidateOptions {
+        commands::validate::ValidateOptions {
+            strict: self.strict,
+            allow_host_paths: self.allow_host_paths.clone(),
+        }
+    }
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Check a desired-state directory and report every problem with file:line:col.
-    Validate {
-        /// The desired-state directory.
-        #[arg(default_value = "desired-state")]
-        dir: PathBuf,
-        /// Treat warnings as errors.
+    Validate(Source),
+    /// Show what apply would change. Exit 0: no changes, 2: changes pending, 1: error.
+    Plan {
+        #[command(flatten)]
+        source: Source,
+        /// Print the plan as JSON (shape: docs/plan-json.md).
         #[arg(long)]
-        strict: bool,
-        /// A host path (and everything under it) services may bind-mount although no
-        /// GlusterVolume is mounted there. Repeatable; adds to .shoal-policy.yaml.
-        #[arg(long = "allow-host-path", value_name = "PATH")]
-        allow_host_paths: Vec<PathBuf>,
+        json: bool,
+    },
+    /// Make the swarm match desired-state, then wait for it to converge.
+    Apply {
+        #[command(flatten)]
+        source: Source,
+        /// Return once the changes are sent, without waiting for tasks.
+        #[arg(long)]
+        no_wait: bool,
+        /// How long to wait for convergence.
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+        /// Allow deleting more than half of the managed services (or all of them).
+        #[arg(long)]
+        allow_mass_prune: bool,
+        /// Source revision (git commit) to record on every managed object.
+        #[arg(long)]
+        revision: Option<String>,
     },
     /// Write the JSON Schema of every resource kind (to stdout without --out).
     Schema {
@@ -41,28 +88,49 @@ enum Command {
     },
 }
 
+fn init_logging(level: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
 fn main() -> miette::Result<ExitCode> {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Validate {
-            dir,
-            strict,
-            allow_host_paths,
+    init_logging(&cli.log_level, cli.log_format);
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| miette::miette!("{e}"))?;
+    let code = match cli.command {
+        Command::Validate(source) => {
+            u8::from(!commands::validate::run(&source.dir, &source.options())?)
+        }
+        Command::Plan { source, json } => {
+            runtime.block_on(commands::plan::run(&source.dir, &source.options(), json))?
+        }
+        Command::Apply {
+            source,
+            no_wait,
+            timeout,
+            allow_mass_prune,
+            revision,
         } => {
-            let options = commands::validate::ValidateOptions {
-                strict,
-                allow_host_paths,
+            let options = commands::apply::ApplyOptions {
+                validate: source.options(),
+                wait: !no_wait,
+                timeout,
+                allow_mass_prune,
+                revision,
             };
-            let valid = commands::validate::run(&dir, &options)?;
-            Ok(if valid {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            runtime.block_on(commands::apply::run(&source.dir, &options))?
         }
         Command::Schema { out } => {
             commands::schema::run(out.as_deref())?;
-            Ok(ExitCode::SUCCESS)
+            0
         }
-    }
+    };
+    Ok(ExitCode::from(code))
 }

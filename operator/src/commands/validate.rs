@@ -98,14 +98,7 @@ pub fn validate_dir(dir: &Path, options: &ValidateOptions) -> Result<Validation,
 /// Returns whether the desired-state is valid.
 pub fn run(dir: &Path, options: &ValidateOptions) -> miette::Result<bool> {
     let validation = validate_dir(dir, options).map_err(|error| miette::miette!("{error}"))?;
-    let rich = std::io::stderr().is_terminal();
-    for problem in &validation.problems {
-        if rich {
-            eprintln!("{}", render_rich(problem));
-        } else {
-            eprintln!("{problem}");
-        }
-    }
+    print_problems(&validation);
     if validation.errors() > 0 {
         eprintln!(
             "{} error(s), {} warning(s) in {}",
@@ -117,6 +110,19 @@ pub fn run(dir: &Path, options: &ValidateOptions) -> miette::Result<bool> {
     }
     println!("{}", validation.summary());
     Ok(true)
+}
+
+/// Prints every problem to stderr: with the offending line on a terminal, one line each
+/// otherwise.
+pub fn print_problems(validation: &Validation) {
+    let rich = std::io::stderr().is_terminal();
+    for problem in &validation.problems {
+        if rich {
+            eprintln!("{}", render_rich(problem));
+        } else {
+            eprintln!("{problem}");
+        }
+    }
 }
 
 /// A problem as a miette report with the offending line shown, for people at a terminal.

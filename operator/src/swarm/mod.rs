@@ -4,3 +4,6 @@
 pub mod labels;
 pub mod live;
 pub mod render;
+pub mod apply;
+pub mod engine;
+pub mod wait;

@@ -1,0 +1,59 @@
+//! `shoal plan`: what apply would change, like `terraform plan -detailed-exitcode`:
+//! exit 0 when the swarm matches, 2 when changes are pending, 1 on error.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use bollard::Docker;
+
+use crate::commands::validate::{self, ValidateOptions, Validation};
+use crate::plan::{self, Plan};
+use crate::swarm::engine;
+use crate::swarm::live::Live;
+
+/// The validated desired-state, the engine, what it runs, and the plan between them.
+pub struct Prepared {
+    pub validation: Validation,
+    pub docker: Docker,
+    pub live: Live,
+    pub plan: Plan,
+}
+
+/// Validates `dir` (printing its problems), then observes the swarm and plans. `None`
+/// when desired-state has errors: nothing may be planned from it.
+pub async fn prepare(dir: &Path, options: &ValidateOptions) -> miette::Result<Option<Prepared>> {
+    let validation =
+        validate::validate_dir(dir, options).map_err(|error| miette::miette!("{error}"))?;
+    validate::print_problems(&validation);
+    if validation.errors() > 0 {
+        eprintln!(
+            "{} error(s) in {}: nothing is planned or applied",
+            validation.errors(),
+            dir.display()
+        );
+        return Ok(None);
+    }
+    let docker = engine::connect().await.map_err(|e| miette::miette!("{e}"))?;
+    let live = engine::observe(&docker).await.map_err(|e| miette::miette!("{e}"))?;
+    let plan = plan::plan(&validation.desired, &live);
+    Ok(Some(Prepared {
+        validation,
+        docker,
+        live,
+        plan,
+    }))
+}
+
+/// Runs `shoal plan`; returns the exit code.
+pub async fn run(dir: &Path, options: &ValidateOptions, json: bool) -> miette::Result<u8> {
+    let Some(prepared) = prepare(dir, options).await? else {
+        return Ok(1);
+    };
+    let plan = &prepared.plan;
+    if json {
+        print!("{}", plan::render::json(plan));
+    } else {
+        print!("{}", plan::render::text(plan, std::io::stdout().is_terminal()));
+    }
+    Ok(if plan.has_changes() { 2 } else { 0 })
+}

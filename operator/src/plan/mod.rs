@@ -1,0 +1,462 @@
+//! The plan: every change that would make the live swarm match desired-state, in the
+//! order it must be made, with the ones that cannot be made yet and why. Pure: a function
+//! of (Desired, Live).
+//!
+//! Order: node labels and availability, then networks, then services; removals come last,
+//! services before the networks they use.
+
+pub mod render;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::diff::{self, FieldChange, observed};
+use crate::resources::network::NetworkSpec;
+use crate::resources::node::{Availability, NodeSpec};
+use crate::resources::{Desired, Kind, Resource};
+use crate::swarm::labels;
+use crate::swarm::live::Live;
+use crate::swarm::render::{self as engine_render, RenderError};
+
+/// What a change does to its object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    /// Delete and create again: the engine cannot make this change in place.
+    Replace,
+}
+
+/// One change to one object.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Change {
+    pub kind: Kind,
+    pub name: String,
+    pub action: Action,
+    /// Field-level differences (for creates: every field set).
+    pub fields: Vec<FieldChange>,
+    /// Whether the change replaces running tasks (a TaskTemplate change for services).
+    pub restarts_tasks: bool,
+    /// Why the change cannot be made now; blocked changes are shown, never applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
+}
+
+/// A live object shoal does not manage: shown, never changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unmanaged {
+    pub kind: Kind,
+    pub name: String,
+}
+
+/// A desired resource no reconciler handles yet, so it is neither changed nor blocking.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NotManaged {
+    pub kind: Kind,
+    pub name: String,
+    pub reason: String,
+}
+
+/// Everything `apply` would do.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub unmanaged: Vec<Unmanaged>,
+    pub not_managed: Vec<NotManaged>,
+}
+
+impl Plan {
+    pub fn count(&self, action: Action) -> usize {
+        self.changes
+            .iter()
+            .filter(|c| c.action == action && c.blocked.is_none())
+            .count()
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// `Plan: 1 to create, 2 to update, 0 to delete.` (replacements count as both a
+    /// create and a delete, as in Terraform).
+    pub fn summary(&self) -> String {
+        let replace = self.count(Action::Replace);
+        let mut summary = format!(
+            "Plan: {} to create, {} to update, {} to delete.",
+            self.count(Action::Create) + replace,
+            self.count(Action::Update),
+            self.count(Action::Delete) + replace
+        );
+        let blocked = self.changes.iter().filter(|c| c.blocked.is_some()).count();
+        if blocked > 0 {
+            summary.push_str(&format!(" {blocked} blocked."));
+        }
+        summary
+    }
+}
+
+/// Computes the plan that takes `live` to `desired`.
+pub fn plan(desired: &Desired, live: &Live) -> Plan {
+    let mut plan = Plan::default();
+    plan_nodes(desired, live, &mut plan);
+    plan_networks(desired, live, &mut plan);
+    plan_services(desired, live, &mut plan);
+    for (resource, _) in desired.gluster_volumes() {
+        plan.not_managed.push(NotManaged {
+            kind: Kind::GlusterVolume,
+            name: resource.name().to_string(),
+            reason: "GlusterVolume is not reconciled yet: shoal leaves the volume as it is"
+                .to_string(),
+        });
+    }
+    plan_removals(desired, live, &mut plan);
+    plan
+}
+
+fn plan_nodes(desired: &Desired, live: &Live, plan: &mut Plan) {
+    for (resource, spec) in desired.nodes() {
+        let hostname = spec.hostname.as_deref().unwrap_or(resource.name());
+        let Some(node) = live.node_by_hostname(hostname) else {
+            plan.changes.push(Change {
+                kind: Kind::Node,
+                name: resource.name().to_string(),
+                action: Action::Update,
+                fields: Vec::new(),
+                restarts_tasks: false,
+                blocked: Some(format!("no swarm node has the hostname {hostname:?}")),
+            });
+            continue;
+        };
+        let fields = node_changes(spec, node.spec.as_ref());
+        if !fields.is_empty() {
+            plan.changes.push(Change {
+                kind: Kind::Node,
+                name: resource.name().to_string(),
+                action: Action::Update,
+                // Drain moves tasks away: it restarts them elsewhere.
+                restarts_tasks: spec.availability == Availability::Drain
+                    && fields.iter().any(|f| f.path == "availability"),
+                fields,
+                blocked: None,
+            });
+        }
+    }
+}
+
+/// Node labels are shared with people and other tools: shoal compares only the labels it
+/// declares, plus the ones it set before and no longer declares (listed in a bookkeeping
+/// label), which it removes.
+pub fn node_changes(spec: &NodeSpec, live: Option<&bollard::models::NodeSpec>) -> Vec<FieldChange> {
+    let live_labels = live.and_then(|s| s.labels.clone()).unwrap_or_default();
+    let previously_owned: HashSet<&str> = live_labels
+        .get(labels::NODE_LABELS)
+        .map(|keys| keys.split(',').filter(|k| !k.is_empty()).collect())
+        .unwrap_or_default();
+    let mut fields = Vec::new();
+    let keys: BTreeMap<&str, ()> = spec
+        .labels
+        .keys()
+        .map(String::as_str)
+        .chain(previously_owned.iter().copied())
+        .map(|k| (k, ()))
+        .collect();
+    for key in keys.keys() {
+        let from = live_labels.get(*key).cloned();
+        let to = spec.labels.get(*key).cloned();
+        if from != to {
+            fields.push(FieldChange {
+                path: format!("labels.{key}"),
+                from,
+                to,
+            });
+        }
+    }
+    let live_availability = live
+        .and_then(|s| s.availability)
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "active".to_string());
+    let desired_availability = match spec.availability {
+        Availability::Active => "active",
+        Availability::Pause => "pause",
+        Availability::Drain => "drain",
+    };
+    if live_availability != desired_availability {
+        fields.push(FieldChange {
+            path: "availability".into(),
+            from: Some(live_availability),
+            to: Some(desired_availability.into()),
+        });
+    }
+    fields
+}
+
+/// The fields of a network that matter, as flat (path, value) pairs.
+fn network_fields(spec: &NetworkSpec) -> BTreeMap<String, serde_json::Value> {
+    let mut fields = BTreeMap::new();
+    let mut value = serde_json::to_value(spec).expect("specs always serialize");
+    if let Some(labels) = value.get_mut("labels").and_then(|l| l.as_object_mut()) {
+        labels.retain(|key, _| !key.starts_with(labels::PREFIX));
+    }
+    diff::flatten("", &value, &mut fields);
+    fields
+}
+
+fn observed_network(network: &bollard::models::Network) -> NetworkSpec {
+    NetworkSpec {
+        driver: Default::default(),
+        attachable: network.attachable.unwrap_or(false),
+        internal: network.internal.unwrap_or(false),
+        encrypted: network
+            .options
+            .as_ref()
+            .is_some_and(|o| o.contains_key("encrypted")),
+        labels: network
+            .labels
+            .iter()
+            .flatten()
+            .filter(|(k, _)| !k.starts_with(labels::PREFIX))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+fn plan_networks(desired: &Desired, live: &Live, plan: &mut Plan) {
+    for (resource, spec) in desired.networks() {
+        let name = resource.name().to_string();
+        let desired_fields = network_fields(spec);
+        let Some(network) = live.network(&name) else {
+            plan.changes.push(Change {
+                kind: Kind::Network,
+                name,
+                action: Action::Create,
+                fields: diff::changes(&BTreeMap::new(), &desired_fields),
+                restarts_tasks: false,
+                blocked: None,
+            });
+            continue;
+        };
+        if network.driver.as_deref() != Some("overlay") || !labels::is_managed(network.labels.as_ref()) {
+            plan.changes.push(Change {
+                kind: Kind::Network,
+                name: name.clone(),
+                action: Action::Update,
+                fields: Vec::new(),
+                restarts_tasks: false,
+                blocked: Some(format!(
+                    "a network named {name:?} exists and is not managed by shoal: rename one of them"
+                )),
+            });
+            continue;
+        }
+        let fields = diff::changes(&network_fields(&observed_network(network)), &desired_fields);
+        if fields.is_empty() {
+            continue;
+        }
+        let users = services_using_network(live, network.id.as_deref().unwrap_or_default());
+        plan.changes.push(Change {
+            kind: Kind::Network,
+            name,
+            action: Action::Replace,
+            fields,
+            restarts_tasks: false,
+            blocked: (!users.is_empty()).then(|| {
+                format!(
+                    "networks cannot change in place and this one is in use by {}: remove it \
+                     from those services first",
+                    users.join(", ")
+                )
+            }),
+        });
+    }
+}
+
+fn services_using_network(live: &Live, network_id: &str) -> Vec<String> {
+    live.services
+        .iter()
+        .filter_map(|s| s.spec.as_ref())
+        .filter(|spec| {
+            spec.task_template
+                .as_ref()
+                .and_then(|t| t.networks.as_ref())
+                .into_iter()
+                .flatten()
+                .any(|n| n.target.as_deref() == Some(network_id))
+        })
+        .filter_map(|spec| spec.name.clone())
+        .collect()
+}
+
+fn plan_services(desired: &Desired, live: &Live, plan: &mut Plan) {
+    let network_names = live.network_names();
+    let created_networks: HashSet<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == Kind::Network && c.action == Action::Create)
+        .map(|c| c.name.clone())
+        .collect();
+    for (resource, spec) in desired.services() {
+        let name = resource.name().to_string();
+        let blocked = match engine_render::service(&name, spec, HashMap::new(), None, live) {
+            Ok(_) => None,
+            // A network this very plan creates first is not a blocker.
+            Err(RenderError::MissingNetwork(network)) if created_networks.contains(&network) => None,
+            Err(error) => Some(error.to_string()),
+        };
+        let desired_fields = flat(&diff::canonical(spec));
+        match live.service(&name) {
+            None => plan.changes.push(Change {
+                kind: Kind::Service,
+                name,
+                action: Action::Create,
+                fields: diff::changes(&BTreeMap::new(), &desired_fields),
+                restarts_tasks: false,
+                blocked,
+            }),
+            Some(service) if !labels::is_managed(service.spec.as_ref().and_then(|s| s.labels.as_ref())) => {
+                plan.changes.push(Change {
+                    kind: Kind::Service,
+                    name: name.clone(),
+                    action: Action::Update,
+                    fields: Vec::new(),
+                    restarts_tasks: false,
+                    blocked: Some(format!(
+                        "a service named {name:?} exists and is not managed by shoal: remove it or \
+                         rename the resource"
+                    )),
+                });
+            }
+            Some(service) => {
+                let live_spec =
+                    observed::service(&service.spec.clone().unwrap_or_default(), &network_names);
+                let fields = diff::service(&live_spec, spec);
+                if fields.is_empty() {
+                    continue;
+                }
+                let action = if live_spec.mode != spec.mode {
+                    Action::Replace
+                } else {
+                    Action::Update
+                };
+                plan.changes.push(Change {
+                    kind: Kind::Service,
+                    name,
+                    action,
+                    restarts_tasks: action == Action::Replace
+                        || fields.iter().any(|f| diff::restarts_tasks(&f.path)),
+                    fields,
+                    blocked,
+                });
+            }
+        }
+    }
+}
+
+fn flat(map: &serde_json::Map<String, serde_json::Value>) -> BTreeMap<String, serde_json::Value> {
+    let mut fields = BTreeMap::new();
+    diff::flatten("", &serde_json::Value::Object(map.clone()), &mut fields);
+    fields
+}
+
+/// Managed objects absent from desired-state are deleted; unmanaged ones are listed.
+fn plan_removals(desired: &Desired, live: &Live, plan: &mut Plan) {
+    let wanted = |kind: Kind, name: &str| {
+        desired
+            .resources
+            .iter()
+            .any(|r: &Resource| r.kind() == kind && r.name() == name)
+    };
+    for service in &live.services {
+        let Some(spec) = &service.spec else { continue };
+        let name = spec.name.clone().unwrap_or_default();
+        if !labels::is_managed(spec.labels.as_ref()) {
+            if !wanted(Kind::Service, &name) {
+                plan.unmanaged.push(Unmanaged {
+                    kind: Kind::Service,
+                    name,
+                });
+            }
+        } else if !wanted(Kind::Service, &name) {
+            plan.changes.push(Change {
+                kind: Kind::Service,
+                name,
+                action: Action::Delete,
+                fields: Vec::new(),
+                restarts_tasks: true,
+                blocked: None,
+            });
+        }
+    }
+    let deleted_services: HashSet<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == Kind::Service && c.action == Action::Delete)
+        .map(|c| c.name.as_str())
+        .collect();
+    let mut network_deletes = Vec::new();
+    for network in &live.networks {
+        if network.scope.as_deref() != Some("swarm") || network.ingress == Some(true) {
+            continue;
+        }
+        let name = network.name.clone().unwrap_or_default();
+        if wanted(Kind::Network, &name) {
+            continue;
+        }
+        if !labels::is_managed(network.labels.as_ref()) {
+            plan.unmanaged.push(Unmanaged {
+                kind: Kind::Network,
+                name,
+            });
+            continue;
+        }
+        let users: Vec<String> = services_using_network(live, network.id.as_deref().unwrap_or_default())
+            .into_iter()
+            .filter(|s| !deleted_services.contains(s.as_str()))
+            .collect();
+        network_deletes.push(Change {
+            kind: Kind::Network,
+            name,
+            action: Action::Delete,
+            fields: Vec::new(),
+            restarts_tasks: false,
+            blocked: (!users.is_empty())
+                .then(|| format!("still in use by {}", users.join(", "))),
+        });
+    }
+    plan.changes.extend(network_deletes);
+}
+
+/// Why a plan's deletions must not run without `--allow-mass-prune`, if they must not.
+pub fn prune_refusal(plan: &Plan, desired: &Desired, live: &Live) -> Option<String> {
+    let deletes = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete && c.kind == Kind::Service)
+        .count();
+    if deletes == 0 {
+        return None;
+    }
+    if desired.resources.is_empty() {
+        return Some(format!(
+            "desired-state is empty and would delete all {deletes} managed service(s): refusing \
+             (an empty checkout is more often a mistake than a wish); pass --allow-mass-prune \
+             if you mean it"
+        ));
+    }
+    let managed = live
+        .services
+        .iter()
+        .filter(|s| labels::is_managed(s.spec.as_ref().and_then(|spec| spec.labels.as_ref())))
+        .count();
+    (deletes * 2 > managed).then(|| {
+        format!(
+            "{deletes} of {managed} managed services would be deleted, more than half: refusing; \
+             pass --allow-mass-prune if you mean it"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,158 @@
+//! A plan shown to people (text in the manner of `terraform plan`, coloured on a
+//! terminal) and to programs (JSON, a stable documented shape: docs/plan-json.md).
+
+use serde::Serialize;
+
+use super::{Action, Change, Plan};
+
+/// ANSI colours, used only when writing to a terminal.
+struct Palette {
+    green: &'static str,
+    yellow: &'static str,
+    red: &'static str,
+    bold: &'static str,
+    reset: &'static str,
+}
+
+const COLOUR: Palette = Palette {
+    green: "\x1b[32m",
+    yellow: "\x1b[33m",
+    red: "\x1b[31m",
+    bold: "\x1b[1m",
+    reset: "\x1b[0m",
+};
+
+const PLAIN: Palette = Palette {
+    green: "",
+    yellow: "",
+    red: "",
+    bold: "",
+    reset: "",
+};
+
+/// The plan as text. With `colour`, signs are coloured for a terminal.
+pub fn text(plan: &Plan, colour: bool) -> String {
+    let p = if colour { &COLOUR } else { &PLAIN };
+    let mut out = String::new();
+    let (blocked, actionable): (Vec<&Change>, Vec<&Change>) =
+        plan.changes.iter().partition(|c| c.blocked.is_some());
+    if actionable.is_empty() {
+        out.push_str("No changes. The swarm matches desired-state.\n");
+    } else {
+        out.push_str("shoal will perform the following actions:\n");
+        for change in actionable {
+            out.push('\n');
+            change_text(change, p, &mut out);
+        }
+    }
+    if !blocked.is_empty() {
+        out.push_str(&format!("\n{}Blocked (not applied):{}\n", p.bold, p.reset));
+        for change in blocked {
+            out.push_str(&format!(
+                "  {}!{} {}/{}: {}\n",
+                p.red,
+                p.reset,
+                change.kind,
+                change.name,
+                change.blocked.as_deref().unwrap_or_default()
+            ));
+            for field in &change.fields {
+                out.push_str(&format!("      {}\n", field_text(field)));
+            }
+        }
+    }
+    if !plan.unmanaged.is_empty() {
+        out.push_str("\nUnmanaged (never changed):\n");
+        for object in &plan.unmanaged {
+            out.push_str(&format!("  {}/{}\n", object.kind, object.name));
+        }
+    }
+    if !plan.not_managed.is_empty() {
+        out.push_str("\nNot managed yet:\n");
+        for object in &plan.not_managed {
+            out.push_str(&format!("  {}/{}: {}\n", object.kind, object.name, object.reason));
+        }
+    }
+    out.push('\n');
+    out.push_str(&format!("{}{}{}\n", p.bold, plan.summary(), p.reset));
+    out
+}
+
+fn change_text(change: &Change, p: &Palette, out: &mut String) {
+    let (sign, colour, verb) = match change.action {
+        Action::Create => ("+", p.green, "will be created"),
+        Action::Update => ("~", p.yellow, "will be updated in place"),
+        Action::Delete => ("-", p.red, "will be deleted"),
+        Action::Replace => ("-/+", p.red, "must be replaced (deleted, then created)"),
+    };
+    let restarts = match change.action {
+        Action::Update if change.restarts_tasks => ", restarting its tasks",
+        Action::Update if change.kind == crate::resources::Kind::Service => {
+            ", tasks keep running"
+        }
+        _ => "",
+    };
+    out.push_str(&format!(
+        "  # {}/{} {verb}{restarts}\n  {colour}{sign}{} {}/{}\n",
+        change.kind, change.name, p.reset, change.kind, change.name
+    ));
+    for field in &change.fields {
+        let (sign, colour) = match (&field.from, &field.to) {
+            (None, Some(_)) => ("+", p.green),
+            (Some(_), None) => ("-", p.red),
+            _ => ("~", p.yellow),
+        };
+        out.push_str(&format!(
+            "      {colour}{sign}{} {}\n",
+            p.reset,
+            field_text(field)
+        ));
+    }
+}
+
+fn field_text(field: &crate::diff::FieldChange) -> String {
+    match (&field.from, &field.to) {
+        (None, Some(to)) => format!("{}: {to}", field.path),
+        (Some(from), None) => format!("{}: {from}", field.path),
+        (Some(from), Some(to)) => format!("{}: {from} -> {to}", field.path),
+        (None, None) => field.path.clone(),
+    }
+}
+
+/// The JSON shape of a plan. `format_version` changes only when a field is removed or
+/// changes meaning.
+#[derive(Serialize)]
+struct JsonPlan<'a> {
+    format_version: u32,
+    changes: &'a [Change],
+    unmanaged: &'a [super::Unmanaged],
+    not_managed: &'a [super::NotManaged],
+    summary: JsonSummary,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    create: usize,
+    update: usize,
+    delete: usize,
+    replace: usize,
+    blocked: usize,
+}
+
+/// The plan as pretty JSON.
+pub fn json(plan: &Plan) -> String {
+    let shape = JsonPlan {
+        format_version: 1,
+        changes: &plan.changes,
+        unmanaged: &plan.unmanaged,
+        not_managed: &plan.not_managed,
+        summary: JsonSummary {
+            create: plan.count(Action::Create),
+            update: plan.count(Action::Update),
+            delete: plan.count(Action::Delete),
+            replace: plan.count(Action::Replace),
+            blocked: plan.changes.iter().filter(|c| c.blocked.is_some()).count(),
+        },
+    };
+    serde_json::to_string_pretty(&shape).expect("a plan always serializes") + "\n"
+}

@@ -1,0 +1,75 @@
+//! Connecting to a Docker engine the way the docker CLI does, and observing a swarm.
+
+use std::collections::HashMap;
+
+use bollard::Docker;
+use bollard::query_parameters::{ListServicesOptions, ListTasksOptions};
+
+use crate::swarm::live::Live;
+
+/// Why the engine could not be reached or answered with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot connect to the Docker engine ({host}): {source}")]
+    Connect {
+        host: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// shoal refused to send the call: what it would send is not possible yet.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{what}: {source}")]
+    Call {
+        what: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+}
+
+impl EngineError {
+    pub fn call(what: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> EngineError {
+        let what = what.into();
+        move |source| EngineError::Call { what, source }
+    }
+}
+
+/// Connects as the docker CLI would: DOCKER_HOST (default the local socket), with TLS
+/// when DOCKER_TLS_VERIFY is set and certificates from DOCKER_CERT_PATH; then agrees on an
+/// API version the engine speaks (Debian's 20.10 speaks 1.41, bollard defaults higher).
+pub async fn connect() -> Result<Docker, EngineError> {
+    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let connect_error = |source| EngineError::Connect {
+        host: host.clone(),
+        source,
+    };
+    let docker = Docker::connect_with_defaults().map_err(connect_error)?;
+    docker.negotiate_version().await.map_err(connect_error)
+}
+
+/// The whole swarm in five list calls, run concurrently: services (with task counts),
+/// tasks, nodes, networks, secrets. One list beats one inspect per object.
+pub async fn observe(docker: &Docker) -> Result<Live, EngineError> {
+    let services = docker.list_services(Some(ListServicesOptions {
+        status: Some(true),
+        ..Default::default()
+    }));
+    let tasks = docker.list_tasks(None::<ListTasksOptions>);
+    let nodes = docker.list_nodes(None);
+    let networks = docker.list_networks(None);
+    let secrets = docker.list_secrets(None);
+    let (services, tasks, nodes, networks, secrets) =
+        tokio::join!(services, tasks, nodes, networks, secrets);
+    Ok(Live {
+        services: services.map_err(EngineError::call("listing services"))?,
+        tasks: tasks.map_err(EngineError::call("listing tasks"))?,
+        nodes: nodes.map_err(EngineError::call("listing nodes"))?,
+        networks: networks.map_err(EngineError::call("listing networks"))?,
+        secrets: secrets.map_err(EngineError::call("listing secrets"))?,
+    })
+}
+
+/// Filters for list calls, in the engine's `{"key": ["value"]}` form.
+pub fn filter(key: &str, value: &str) -> Option<HashMap<String, Vec<String>>> {
+    Some(HashMap::from([(key.to_string(), vec![value.to_string()])]))
+}

@@ -1,0 +1,214 @@
+//! Waiting for services to converge after an apply, and saying honestly when they do not:
+//! a paused or rolled-back rollout, tasks the engine keeps rejecting, or tasks no node can
+//! take are failures, with the engine's own reason.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::models::{ServiceUpdateStatusStateEnum, TaskState};
+use bollard::query_parameters::{ListServicesOptions, ListTasksOptions};
+
+use crate::swarm::engine::EngineError;
+
+/// How often the engine is asked.
+const POLL: Duration = Duration::from_secs(1);
+/// Tasks of the current spec that failed or were rejected since the wait began, after
+/// which the service is declared failing instead of waiting for the timeout.
+const FAILED_TASKS_LIMIT: usize = 3;
+
+/// Where one service stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub service: String,
+    /// Running tasks of the current spec.
+    pub running: u64,
+    pub desired: u64,
+    pub state: ServiceState,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServiceState {
+    Converging,
+    Converged,
+    /// The rollout or the tasks failed; the reason is the engine's.
+    Failed(String),
+}
+
+/// Why waiting ended without convergence.
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError {
+    #[error("service {service} failed: {reason}")]
+    Failed { service: String, reason: String },
+    #[error("timed out after {timeout:?}: {}", pending.join("; "))]
+    Timeout { timeout: Duration, pending: Vec<String> },
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// Waits until every service in `services` runs its current spec on the desired number
+/// of tasks. `report` is called with every service's progress on each poll.
+pub async fn converge(
+    docker: &Docker,
+    services: &[String],
+    timeout: Duration,
+    mut report: impl FnMut(&[Progress]),
+) -> Result<(), WaitError> {
+    let started = Instant::now();
+    let since = chrono_now_minus(Duration::from_secs(2));
+    loop {
+        let progress = poll(docker, services, &since).await?;
+        report(&progress);
+        if let Some(failed) = progress.iter().find_map(|p| match &p.state {
+            ServiceState::Failed(reason) => Some((p.service.clone(), reason.clone())),
+            _ => None,
+        }) {
+            return Err(WaitError::Failed {
+                service: failed.0,
+                reason: failed.1,
+            });
+        }
+        if progress.iter().all(|p| p.state == ServiceState::Converged) {
+            return Ok(());
+        }
+        if started.elapsed() >= timeout {
+            let pending = pending_reasons(docker, &progress).await?;
+            return Err(WaitError::Timeout { timeout, pending });
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// RFC 3339 text of a moment shortly before now, to compare with task timestamps (the
+/// engine's clock and ours are the same machine's in practice; the margin absorbs skew).
+fn chrono_now_minus(margin: Duration) -> String {
+    let now = std::time::SystemTime::now() - margin;
+    humantime::format_rfc3339_nanos(now).to_string()
+}
+
+async fn poll(docker: &Docker, services: &[String], since: &str) -> Result<Vec<Progress>, EngineError> {
+    let listed = docker
+        .list_services(Some(ListServicesOptions {
+            status: Some(true),
+            ..Default::default()
+        }))
+        .await
+        .map_err(EngineError::call("listing services"))?;
+    let tasks = docker
+        .list_tasks(None::<ListTasksOptions>)
+        .await
+        .map_err(EngineError::call("listing tasks"))?;
+    let mut progress = Vec::new();
+    for name in services {
+        let Some(service) = listed
+            .iter()
+            .find(|s| s.spec.as_ref().and_then(|s| s.name.as_deref()) == Some(name.as_str()))
+        else {
+            progress.push(Progress {
+                service: name.clone(),
+                running: 0,
+                desired: 0,
+                state: ServiceState::Failed("the service disappeared".into()),
+            });
+            continue;
+        };
+        let id = service.id.clone().unwrap_or_default();
+        let template = service.spec.as_ref().and_then(|s| s.task_template.clone());
+        let template = serde_json::to_value(&template).unwrap_or_default();
+        let current = |task: &&bollard::models::Task| {
+            task.service_id.as_deref() == Some(id.as_str())
+                && serde_json::to_value(&task.spec).unwrap_or_default() == template
+        };
+        let running = tasks
+            .iter()
+            .filter(current)
+            .filter(|t| {
+                t.desired_state == Some(TaskState::RUNNING)
+                    && t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING)
+            })
+            .count() as u64;
+        let failed: Vec<&bollard::models::Task> = tasks
+            .iter()
+            .filter(current)
+            .filter(|t| {
+                matches!(
+                    t.status.as_ref().and_then(|s| s.state),
+                    Some(TaskState::FAILED | TaskState::REJECTED)
+                ) && t.created_at.as_deref().is_some_and(|at| at >= since)
+            })
+            .collect();
+        let desired = service
+            .service_status
+            .as_ref()
+            .and_then(|s| s.desired_tasks)
+            .unwrap_or(0);
+        let update_state = service.update_status.as_ref().and_then(|u| u.state);
+        let update_message = service
+            .update_status
+            .as_ref()
+            .and_then(|u| u.message.clone())
+            .unwrap_or_default();
+        let state = match update_state {
+            Some(ServiceUpdateStatusStateEnum::PAUSED) => {
+                ServiceState::Failed(format!("rollout paused: {update_message}"))
+            }
+            Some(
+                ServiceUpdateStatusStateEnum::ROLLBACK_STARTED
+                | ServiceUpdateStatusStateEnum::ROLLBACK_PAUSED
+                | ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED,
+            ) => ServiceState::Failed(format!("rollout rolled back: {update_message}")),
+            _ if failed.len() >= FAILED_TASKS_LIMIT => {
+                let reason = failed
+                    .iter()
+                    .filter_map(|t| t.status.as_ref()?.err.clone())
+                    .next_back()
+                    .unwrap_or_else(|| "tasks keep failing".into());
+                ServiceState::Failed(format!("{} tasks failed: {reason}", failed.len()))
+            }
+            Some(ServiceUpdateStatusStateEnum::UPDATING) => ServiceState::Converging,
+            _ if running == desired => ServiceState::Converged,
+            _ => ServiceState::Converging,
+        };
+        progress.push(Progress {
+            service: name.clone(),
+            running,
+            desired,
+            state,
+        });
+    }
+    Ok(progress)
+}
+
+/// For each service still converging: why, in the engine's words (a pending task's
+/// "no suitable node (...)"), or its task count.
+async fn pending_reasons(docker: &Docker, progress: &[Progress]) -> Result<Vec<String>, EngineError> {
+    let tasks = docker
+        .list_tasks(None::<ListTasksOptions>)
+        .await
+        .map_err(EngineError::call("listing tasks"))?;
+    let services = docker
+        .list_services(None::<ListServicesOptions>)
+        .await
+        .map_err(EngineError::call("listing services"))?;
+    let ids: BTreeMap<&str, &str> = services
+        .iter()
+        .filter_map(|s| Some((s.spec.as_ref()?.name.as_deref()?, s.id.as_deref()?)))
+        .collect();
+    Ok(progress
+        .iter()
+        .filter(|p| p.state != ServiceState::Converged)
+        .map(|p| {
+            let id = ids.get(p.service.as_str()).copied().unwrap_or_default();
+            let reason = tasks
+                .iter()
+                .filter(|t| t.service_id.as_deref() == Some(id))
+                .filter(|t| t.desired_state == Some(TaskState::RUNNING))
+                .filter_map(|t| t.status.as_ref()?.err.clone())
+                .next();
+            match reason {
+                Some(reason) => format!("{}: {}/{} running, {reason}", p.service, p.running, p.desired),
+                None => format!("{}: {}/{} running", p.service, p.running, p.desired),
+            }
+        })
+        .collect())
+}
