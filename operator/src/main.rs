@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use shoal::commands;
 
 #[derive(Parser)]
-#[command(name = "shoal", version, about = "A GitOps operator for Docker Swarm and GlusterFS")]
+#[command(
+    name = "shoal",
+    version,
+    about = "A GitOps operator for Docker Swarm and GlusterFS"
+)]
 struct Cli {
     /// Log level (or set RUST_LOG for finer filters).
     #[arg(long, global = true, default_value = "warn")]

@@ -1,6 +1,12 @@
-//! Shared helpers for shoal's integration tests: paths into the repository.
+//! Shared helpers for shoal's integration tests: the lab (brought up once per test run,
+//! shared by tests one at a time), and running `shoal` and `docker` against it.
+//!
+//! A test that needs the lab fails when the lab cannot come up; it never skips.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 /// The repository's root directory.
 pub fn repo_root() -> PathBuf {
@@ -8,4 +14,189 @@ pub fn repo_root() -> PathBuf {
         .parent()
         .expect("tests/ sits inside the repository")
         .to_path_buf()
+}
+
+/// The Docker client matching the lab's engines (Debian's docker.io).
+pub const DOCKER: &str = "/usr/bin/docker";
+
+/// The running lab, held by one test at a time: they all share one swarm.
+pub struct Lab {
+    pub docker_host: String,
+}
+
+static LAB: OnceLock<Mutex<Lab>> = OnceLock::new();
+
+/// Brings the lab up (once per test process: `lab up` is idempotent) and takes it for the
+/// calling test. Panics when the lab cannot come up.
+pub fn lab() -> MutexGuard<'static, Lab> {
+    let lab = LAB.get_or_init(|| {
+        let script = repo_root().join("deploy/lab/lab");
+        let up = Command::new(&script)
+            .arg("up")
+            .output()
+            .expect("deploy/lab/lab runs");
+        assert!(
+            up.status.success(),
+            "the lab did not come up (tests that need it fail, never skip):\n{}",
+            String::from_utf8_lossy(&up.stderr)
+        );
+        let env = Command::new(&script)
+            .arg("env")
+            .output()
+            .expect("lab env runs");
+        let text = String::from_utf8_lossy(&env.stdout);
+        let docker_host = text
+            .lines()
+            .find_map(|l| l.strip_prefix("export DOCKER_HOST="))
+            .expect("lab env prints DOCKER_HOST")
+            .trim_matches(['"', '\''])
+            .to_string();
+        Mutex::new(Lab { docker_host })
+    });
+    // A test that panicked while holding the lab leaves it usable for the next one.
+    lab.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The shoal binary `cargo test --workspace` builds for the operator's own tests.
+pub fn shoal_bin() -> PathBuf {
+    let path = repo_root().join("target/debug/shoal");
+    assert!(
+        path.exists(),
+        "{} is missing: run the suite with `cargo test --workspace`",
+        path.display()
+    );
+    path
+}
+
+impl Lab {
+    /// Runs `shoal ARGS` against the lab.
+    pub fn shoal(&self, args: &[&str]) -> Output {
+        Command::new(shoal_bin())
+            .args(args)
+            .env("DOCKER_HOST", &self.docker_host)
+            .output()
+            .expect("shoal runs")
+    }
+
+    /// Runs `docker ARGS` against node1's engine; panics when it fails.
+    pub fn docker(&self, args: &[&str]) -> String {
+        let output = self.docker_unchecked(args);
+        assert!(
+            output.status.success(),
+            "docker {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
+    pub fn docker_unchecked(&self, args: &[&str]) -> Output {
+        Command::new(DOCKER)
+            .args(args)
+            .env("DOCKER_HOST", &self.docker_host)
+            .output()
+            .expect("docker runs")
+    }
+
+    /// Removes every service, every swarm network but ingress, and every node label, so
+    /// each test starts from an empty swarm.
+    pub fn reset(&self) {
+        for node in self.docker(&["node", "ls", "-q"]).lines() {
+            let keys = self.docker(&[
+                "node",
+                "inspect",
+                node,
+                "--format",
+                "{{range $k, $v := .Spec.Labels}}{{$k}} {{end}}",
+            ]);
+            let mut args = vec!["node", "update"];
+            for key in keys.split_whitespace() {
+                args.extend(["--label-rm", key]);
+            }
+            if args.len() > 2 {
+                args.push(node);
+                self.docker(&args);
+            }
+        }
+        let services = self.docker(&["service", "ls", "-q"]);
+        if !services.is_empty() {
+            let mut args = vec!["service", "rm"];
+            args.extend(services.lines());
+            self.docker(&args);
+        }
+        // Networks can be removed once their tasks are gone.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let networks = self.docker(&[
+                "network",
+                "ls",
+                "--filter",
+                "scope=swarm",
+                "--format",
+                "{{.Name}}",
+            ]);
+            let removable: Vec<&str> = networks.lines().filter(|n| *n != "ingress").collect();
+            if removable.is_empty() {
+                break;
+            }
+            let mut args = vec!["network", "rm"];
+            args.extend(removable.iter().copied());
+            if self.docker_unchecked(&args).status.success() || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
+    /// Creates a swarm secret unless it exists.
+    pub fn ensure_secret(&self, name: &str) {
+        let existing = self.docker(&["secret", "ls", "--format", "{{.Name}}"]);
+        if !existing.lines().any(|l| l == name) {
+            let mut child = Command::new(DOCKER)
+                .args(["secret", "create", name, "-"])
+                .env("DOCKER_HOST", &self.docker_host)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("docker runs");
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"not-a-real-secret")
+                .unwrap();
+            assert!(
+                child.wait().unwrap().success(),
+                "docker secret create {name}"
+            );
+        }
+    }
+
+    /// `docker service inspect` of one field, e.g. `{{.Version.Index}}`.
+    pub fn service_field(&self, service: &str, format: &str) -> String {
+        self.docker(&["service", "inspect", service, "--format", format])
+    }
+}
+
+/// Copies a directory tree (desired-state fixtures) into `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }

@@ -9,8 +9,8 @@ use crate::commands::plan::prepare;
 use crate::commands::validate::ValidateOptions;
 use crate::plan::{self, Action};
 use crate::resources::Kind;
-use crate::swarm::wait::{self, Progress, ServiceState};
 use crate::swarm::apply;
+use crate::swarm::wait::{self, Progress, ServiceState};
 
 /// How to apply.
 #[derive(Clone, Debug)]
@@ -31,7 +31,10 @@ pub async fn run(dir: &Path, options: &ApplyOptions) -> miette::Result<u8> {
         return Ok(1);
     };
     let (desired, live, plan) = (&prepared.validation.desired, &prepared.live, &prepared.plan);
-    print!("{}", plan::render::text(plan, std::io::stdout().is_terminal()));
+    print!(
+        "{}",
+        plan::render::text(plan, std::io::stdout().is_terminal())
+    );
     if !options.allow_mass_prune
         && let Some(refusal) = plan::prune_refusal(plan, desired, live)
     {
@@ -39,15 +42,31 @@ pub async fn run(dir: &Path, options: &ApplyOptions) -> miette::Result<u8> {
         return Ok(1);
     }
 
-    let report = match apply::apply(&prepared.docker, desired, plan, live, options.revision.as_deref()).await {
+    let report = match apply::apply(
+        &prepared.docker,
+        desired,
+        plan,
+        live,
+        options.revision.as_deref(),
+    )
+    .await
+    {
         Ok(report) => report,
         Err(error) => {
-            eprintln!("error: {error} ({} engine write(s) made before it)", error.engine_writes);
+            eprintln!(
+                "error: {error} ({} engine write(s) made before it)",
+                error.engine_writes
+            );
             return Ok(1);
         }
     };
     for change in &report.applied {
-        println!("{}/{}: {}", change.kind, change.name, past_tense(change.action));
+        println!(
+            "{}/{}: {}",
+            change.kind,
+            change.name,
+            past_tense(change.action)
+        );
     }
 
     let to_wait: Vec<String> = report
@@ -58,7 +77,11 @@ pub async fn run(dir: &Path, options: &ApplyOptions) -> miette::Result<u8> {
         .collect();
     let mut converged = true;
     if options.wait && !to_wait.is_empty() {
-        println!("Waiting for {} service(s) to converge (timeout {})...", to_wait.len(), humantime::format_duration(options.timeout));
+        println!(
+            "Waiting for {} service(s) to converge (timeout {})...",
+            to_wait.len(),
+            humantime::format_duration(options.timeout)
+        );
         let live_display = std::io::stdout().is_terminal();
         let mut last: Vec<Progress> = Vec::new();
         let result = wait::converge(&prepared.docker, &to_wait, options.timeout, |progress| {
@@ -78,7 +101,11 @@ pub async fn run(dir: &Path, options: &ApplyOptions) -> miette::Result<u8> {
     let count = |action| report.applied.iter().filter(|c| c.action == action).count();
     println!(
         "Apply {}: {} created, {} updated, {} deleted, {} replaced, {} blocked; {} engine write(s), {} conflict(s) retried.",
-        if converged && blocked == 0 { "complete" } else { "incomplete" },
+        if converged && blocked == 0 {
+            "complete"
+        } else {
+            "incomplete"
+        },
         count(Action::Create),
         count(Action::Update),
         count(Action::Delete),

@@ -33,8 +33,12 @@ pub async fn prepare(dir: &Path, options: &ValidateOptions) -> miette::Result<Op
         );
         return Ok(None);
     }
-    let docker = engine::connect().await.map_err(|e| miette::miette!("{e}"))?;
-    let live = engine::observe(&docker).await.map_err(|e| miette::miette!("{e}"))?;
+    let docker = engine::connect()
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    let live = engine::observe(&docker)
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
     let plan = plan::plan(&validation.desired, &live);
     Ok(Some(Prepared {
         validation,
@@ -53,7 +57,10 @@ pub async fn run(dir: &Path, options: &ValidateOptions, json: bool) -> miette::R
     if json {
         print!("{}", plan::render::json(plan));
     } else {
-        print!("{}", plan::render::text(plan, std::io::stdout().is_terminal()));
+        print!(
+            "{}",
+            plan::render::text(plan, std::io::stdout().is_terminal())
+        );
     }
     Ok(if plan.has_changes() { 2 } else { 0 })
 }

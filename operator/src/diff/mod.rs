@@ -30,7 +30,13 @@ pub struct FieldChange {
 }
 
 /// Fields whose change leaves running tasks alone: they live outside the TaskTemplate.
-const NON_RESTARTING: [&str; 5] = ["replicas", "labels", "ports", "updateConfig", "rollbackConfig"];
+const NON_RESTARTING: [&str; 5] = [
+    "replicas",
+    "labels",
+    "ports",
+    "updateConfig",
+    "rollbackConfig",
+];
 
 /// Whether changing the field at `path` makes the swarm replace the service's tasks.
 pub fn restarts_tasks(path: &str) -> bool {
@@ -107,7 +113,11 @@ fn normalise(spec: &ServiceSpec) -> ServiceSpec {
     spec.args = spec.args.filter(|a| !a.is_empty());
 
     // A secret mounted only because an env var references it is implied by that var.
-    let implied: Vec<String> = spec.env.iter().filter_map(|v| v.secret_file.clone()).collect();
+    let implied: Vec<String> = spec
+        .env
+        .iter()
+        .filter_map(|v| v.secret_file.clone())
+        .collect();
     spec.secrets = spec
         .secrets
         .into_iter()
@@ -233,7 +243,10 @@ pub fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
 }
 
 /// The differing leaves of two flattened values, with secret-looking env values hidden.
-pub fn changes(live: &BTreeMap<String, Value>, desired: &BTreeMap<String, Value>) -> Vec<FieldChange> {
+pub fn changes(
+    live: &BTreeMap<String, Value>,
+    desired: &BTreeMap<String, Value>,
+) -> Vec<FieldChange> {
     let mut paths: Vec<&String> = live.keys().chain(desired.keys()).collect();
     paths.sort();
     paths.dedup();
@@ -241,11 +254,15 @@ pub fn changes(live: &BTreeMap<String, Value>, desired: &BTreeMap<String, Value>
         .into_iter()
         .filter(|path| live.get(*path) != desired.get(*path))
         .map(|path| {
-            let sensitive = path
-                .strip_prefix("env.")
-                .is_some_and(looks_secret);
+            let sensitive = path.strip_prefix("env.").is_some_and(looks_secret);
             let show = |value: Option<&Value>| {
-                value.map(|v| if sensitive { "(sensitive)".to_string() } else { render(v) })
+                value.map(|v| {
+                    if sensitive {
+                        "(sensitive)".to_string()
+                    } else {
+                        render(v)
+                    }
+                })
             };
             FieldChange {
                 path: path.clone(),

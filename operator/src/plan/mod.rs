@@ -238,7 +238,9 @@ fn plan_networks(desired: &Desired, live: &Live, plan: &mut Plan) {
             });
             continue;
         };
-        if network.driver.as_deref() != Some("overlay") || !labels::is_managed(network.labels.as_ref()) {
+        if network.driver.as_deref() != Some("overlay")
+            || !labels::is_managed(network.labels.as_ref())
+        {
             plan.changes.push(Change {
                 kind: Kind::Network,
                 name: name.clone(),
@@ -302,7 +304,9 @@ fn plan_services(desired: &Desired, live: &Live, plan: &mut Plan) {
         let blocked = match engine_render::service(&name, spec, HashMap::new(), None, live) {
             Ok(_) => None,
             // A network this very plan creates first is not a blocker.
-            Err(RenderError::MissingNetwork(network)) if created_networks.contains(&network) => None,
+            Err(RenderError::MissingNetwork(network)) if created_networks.contains(&network) => {
+                None
+            }
             Err(error) => Some(error.to_string()),
         };
         let desired_fields = flat(&diff::canonical(spec));
@@ -315,7 +319,9 @@ fn plan_services(desired: &Desired, live: &Live, plan: &mut Plan) {
                 restarts_tasks: false,
                 blocked,
             }),
-            Some(service) if !labels::is_managed(service.spec.as_ref().and_then(|s| s.labels.as_ref())) => {
+            Some(service)
+                if !labels::is_managed(service.spec.as_ref().and_then(|s| s.labels.as_ref())) =>
+            {
                 plan.changes.push(Change {
                     kind: Kind::Service,
                     name: name.clone(),
@@ -411,18 +417,18 @@ fn plan_removals(desired: &Desired, live: &Live, plan: &mut Plan) {
             });
             continue;
         }
-        let users: Vec<String> = services_using_network(live, network.id.as_deref().unwrap_or_default())
-            .into_iter()
-            .filter(|s| !deleted_services.contains(s.as_str()))
-            .collect();
+        let users: Vec<String> =
+            services_using_network(live, network.id.as_deref().unwrap_or_default())
+                .into_iter()
+                .filter(|s| !deleted_services.contains(s.as_str()))
+                .collect();
         network_deletes.push(Change {
             kind: Kind::Network,
             name,
             action: Action::Delete,
             fields: Vec::new(),
             restarts_tasks: false,
-            blocked: (!users.is_empty())
-                .then(|| format!("still in use by {}", users.join(", "))),
+            blocked: (!users.is_empty()).then(|| format!("still in use by {}", users.join(", "))),
         });
     }
     plan.changes.extend(network_deletes);

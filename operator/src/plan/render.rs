@@ -70,7 +70,10 @@ pub fn text(plan: &Plan, colour: bool) -> String {
     if !plan.not_managed.is_empty() {
         out.push_str("\nNot managed yet:\n");
         for object in &plan.not_managed {
-            out.push_str(&format!("  {}/{}: {}\n", object.kind, object.name, object.reason));
+            out.push_str(&format!(
+                "  {}/{}: {}\n",
+                object.kind, object.name, object.reason
+            ));
         }
     }
     out.push('\n');
@@ -87,9 +90,7 @@ fn change_text(change: &Change, p: &Palette, out: &mut String) {
     };
     let restarts = match change.action {
         Action::Update if change.restarts_tasks => ", restarting its tasks",
-        Action::Update if change.kind == crate::resources::Kind::Service => {
-            ", tasks keep running"
-        }
+        Action::Update if change.kind == crate::resources::Kind::Service => ", tasks keep running",
         _ => "",
     };
     out.push_str(&format!(

@@ -95,6 +95,14 @@ fn is_conflict(error: &EngineError) -> bool {
         if message.contains("update out of sequence"))
 }
 
+/// Fault injection for tests: `SHOAL_FAULT_UPDATE_DELAY=400ms` waits that long between
+/// reading a service's version and writing the update, so a concurrent writer reliably
+/// causes the "update out of sequence" conflicts the retry exists for.
+fn fault_update_delay() -> Option<Duration> {
+    let text = std::env::var("SHOAL_FAULT_UPDATE_DELAY").ok()?;
+    humantime::parse_duration(&text).ok()
+}
+
 fn conflict_backoff() -> ExponentialBuilder {
     ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(50))
@@ -141,7 +149,8 @@ impl Applier<'_> {
                     return Ok(());
                 };
                 let hash = diff::spec_hash(spec);
-                let request = render::network(name, spec, labels::managed(name, &hash, self.revision));
+                let request =
+                    render::network(name, spec, labels::managed(name, &hash, self.revision));
                 self.wrote();
                 self.docker
                     .create_network(request)
@@ -171,7 +180,11 @@ impl Applier<'_> {
     }
 
     /// Service-level labels: the user's, plus shoal's bookkeeping.
-    fn service_labels(&self, name: &str, spec: &crate::resources::ServiceSpec) -> HashMap<String, String> {
+    fn service_labels(
+        &self,
+        name: &str,
+        spec: &crate::resources::ServiceSpec,
+    ) -> HashMap<String, String> {
         let hash = diff::spec_hash(&diff::canonical(spec));
         let mut all = labels::managed(name, &hash, self.revision);
         all.extend(spec.labels.clone());
@@ -223,9 +236,18 @@ impl Applier<'_> {
             .as_ref()
             .and_then(|s| s.task_template.as_ref())
             .and_then(|t| t.force_update);
+        if let Some(delay) = fault_update_delay() {
+            tokio::time::sleep(delay).await;
+        }
         let live = self.refreshed_networks().await?;
-        let engine = render::service(name, spec, self.service_labels(name, spec), force_update, &live)
-            .map_err(|e| EngineError::Refused(format!("updating service {name}: {e}")))?;
+        let engine = render::service(
+            name,
+            spec,
+            self.service_labels(name, spec),
+            force_update,
+            &live,
+        )
+        .map_err(|e| EngineError::Refused(format!("updating service {name}: {e}")))?;
         self.wrote();
         self.docker
             .update_service(
@@ -265,7 +287,11 @@ impl Applier<'_> {
 
     /// Sets the declared labels and availability, removes labels shoal set before and no
     /// longer declares, and leaves every other label alone.
-    async fn update_node(&self, hostname: &str, spec: &crate::resources::NodeSpec) -> Result<(), EngineError> {
+    async fn update_node(
+        &self,
+        hostname: &str,
+        spec: &crate::resources::NodeSpec,
+    ) -> Result<(), EngineError> {
         let nodes = self
             .docker
             .list_nodes(None)
@@ -301,7 +327,11 @@ impl Applier<'_> {
             ..current
         };
         let id = node.id.clone().unwrap_or_default();
-        let version = node.version.as_ref().and_then(|v| v.index).unwrap_or_default();
+        let version = node
+            .version
+            .as_ref()
+            .and_then(|v| v.index)
+            .unwrap_or_default();
         self.wrote();
         self.docker
             .update_node(

@@ -38,7 +38,8 @@ impl EngineError {
 /// when DOCKER_TLS_VERIFY is set and certificates from DOCKER_CERT_PATH; then agrees on an
 /// API version the engine speaks (Debian's 20.10 speaks 1.41, bollard defaults higher).
 pub async fn connect() -> Result<Docker, EngineError> {
-    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let connect_error = |source| EngineError::Connect {
         host: host.clone(),
         source,

@@ -24,8 +24,8 @@ impl Live {
     pub fn from_recorded(dir: &Path) -> Result<Live, String> {
         fn read<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<Vec<T>, String> {
             let path = dir.join(name);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
         }
         Ok(Live {
@@ -67,8 +67,8 @@ impl Live {
     }
 
     pub fn node_by_hostname(&self, hostname: &str) -> Option<&Node> {
-        self.nodes.iter().find(|n| {
-            n.description.as_ref().and_then(|d| d.hostname.as_deref()) == Some(hostname)
-        })
+        self.nodes
+            .iter()
+            .find(|n| n.description.as_ref().and_then(|d| d.hostname.as_deref()) == Some(hostname))
     }
 }

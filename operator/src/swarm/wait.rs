@@ -41,7 +41,10 @@ pub enum WaitError {
     #[error("service {service} failed: {reason}")]
     Failed { service: String, reason: String },
     #[error("timed out after {timeout:?}: {}", pending.join("; "))]
-    Timeout { timeout: Duration, pending: Vec<String> },
+    Timeout {
+        timeout: Duration,
+        pending: Vec<String>,
+    },
     #[error(transparent)]
     Engine(#[from] EngineError),
 }
@@ -86,7 +89,11 @@ fn chrono_now_minus(margin: Duration) -> String {
     humantime::format_rfc3339_nanos(now).to_string()
 }
 
-async fn poll(docker: &Docker, services: &[String], since: &str) -> Result<Vec<Progress>, EngineError> {
+async fn poll(
+    docker: &Docker,
+    services: &[String],
+    since: &str,
+) -> Result<Vec<Progress>, EngineError> {
     let listed = docker
         .list_services(Some(ListServicesOptions {
             status: Some(true),
@@ -181,7 +188,10 @@ async fn poll(docker: &Docker, services: &[String], since: &str) -> Result<Vec<P
 
 /// For each service still converging: why, in the engine's words (a pending task's
 /// "no suitable node (...)"), or its task count.
-async fn pending_reasons(docker: &Docker, progress: &[Progress]) -> Result<Vec<String>, EngineError> {
+async fn pending_reasons(
+    docker: &Docker,
+    progress: &[Progress],
+) -> Result<Vec<String>, EngineError> {
     let tasks = docker
         .list_tasks(None::<ListTasksOptions>)
         .await
@@ -206,7 +216,10 @@ async fn pending_reasons(docker: &Docker, progress: &[Progress]) -> Result<Vec<S
                 .filter_map(|t| t.status.as_ref()?.err.clone())
                 .next();
             match reason {
-                Some(reason) => format!("{}: {}/{} running, {reason}", p.service, p.running, p.desired),
+                Some(reason) => format!(
+                    "{}: {}/{} running, {reason}",
+                    p.service, p.running, p.desired
+                ),
                 None => format!("{}: {}/{} running", p.service, p.running, p.desired),
             }
         })
