@@ -191,13 +191,22 @@ pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> S
         max_failure_ratio: c.max_failure_ratio,
     });
 
-    let healthcheck = container.health_check.as_ref().map(|h| Healthcheck {
-        test: h.test.clone().unwrap_or_default(),
-        interval: h.interval.map(Duration::from_nanos),
-        timeout: h.timeout.map(Duration::from_nanos),
-        retries: h.retries.map(|n| n.max(0) as u64),
-        start_period: h.start_period.map(Duration::from_nanos),
-    });
+    let healthcheck = match &container.health_check {
+        Some(h) => Some(Healthcheck {
+            test: h.test.clone().unwrap_or_default(),
+            interval: h.interval.map(Duration::from_nanos),
+            timeout: h.timeout.map(Duration::from_nanos),
+            retries: h.retries.map(|n| n.max(0) as u64),
+            start_period: h.start_period.map(Duration::from_nanos),
+        }),
+        // bollard cannot read the engine's health check (see labels::HEALTHCHECK): take
+        // what shoal last applied. A health check changed by hand is not seen.
+        None => engine
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(labels::HEALTHCHECK))
+            .and_then(|json| serde_json::from_str(json).ok()),
+    };
 
     let user_labels: BTreeMap<String, String> = engine
         .labels

@@ -374,8 +374,9 @@ fn plan_removals(desired: &Desired, live: &Live, plan: &mut Plan) {
             .iter()
             .any(|r: &Resource| r.kind() == kind && r.name() == name)
     };
-    for service in &live.services {
-        let Some(spec) = &service.spec else { continue };
+    let mut services: Vec<_> = live.services.iter().filter_map(|s| s.spec.as_ref()).collect();
+    services.sort_by(|a, b| a.name.cmp(&b.name));
+    for spec in services {
         let name = spec.name.clone().unwrap_or_default();
         if !labels::is_managed(spec.labels.as_ref()) {
             if !wanted(Kind::Service, &name) {
@@ -431,7 +432,9 @@ fn plan_removals(desired: &Desired, live: &Live, plan: &mut Plan) {
             blocked: (!users.is_empty()).then(|| format!("still in use by {}", users.join(", "))),
         });
     }
+    network_deletes.sort_by(|a, b| a.name.cmp(&b.name));
     plan.changes.extend(network_deletes);
+    plan.unmanaged.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
 }
 
 /// Why a plan's deletions must not run without `--allow-mass-prune`, if they must not.

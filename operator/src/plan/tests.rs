@@ -1,1 +1,209 @@
+//! The plan on JSON recorded from the lab's real engines (tests/fixtures/record): right
+//! after an apply nothing differs; after changes made by hand, exactly those show.
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::commands::validate::{ValidateOptions, validate_dir};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+fn desired() -> Desired {
+    let validation = validate_dir(&fixtures().join("lab-desired"), &ValidateOptions::default()).unwrap();
+    assert_eq!(validation.errors(), 0, "{:?}", validation.problems);
+    validation.desired
+}
+
+fn recorded(name: &str) -> Live {
+    Live::from_recorded(&fixtures().join("engine").join(name)).unwrap()
+}
+
+fn field(path: &str, from: Option<&str>, to: Option<&str>) -> FieldChange {
+    FieldChange {
+        path: path.into(),
+        from: from.map(str::to_string),
+        to: to.map(str::to_string),
+    }
+}
+
+#[test]
+fn right_after_apply_nothing_differs_in_any_field() {
+    let plan = plan(&desired(), &recorded("applied"));
+    assert_eq!(plan.changes, Vec::<Change>::new());
+    assert_eq!(plan.unmanaged, Vec::<Unmanaged>::new());
+}
+
+#[test]
+fn changes_made_by_hand_show_as_exactly_those_fields() {
+    let plan = plan(&desired(), &recorded("drifted"));
+    assert_eq!(
+        plan.changes,
+        vec![Change {
+            kind: Kind::Service,
+            name: "web".into(),
+            action: Action::Update,
+            fields: vec![
+                field("env.EXTRA", Some("1"), None),
+                field("replicas", Some("3"), Some("2")),
+            ],
+            restarts_tasks: true,
+            blocked: None,
+        }]
+    );
+    assert_eq!(
+        plan.unmanaged,
+        vec![Unmanaged {
+            kind: Kind::Service,
+            name: "unmanaged-app".into()
+        }]
+    );
+    assert_eq!(plan.summary(), "Plan: 0 to create, 1 to update, 0 to delete.");
+}
+
+#[test]
+fn against_an_empty_swarm_everything_is_created_in_order() {
+    let mut live = recorded("applied");
+    live.services.clear();
+    live.networks.retain(|n| n.name.as_deref() == Some("ingress"));
+    let plan = plan(&desired(), &live);
+    let order: Vec<(Kind, &str, Action)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.kind, c.name.as_str(), c.action))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            (Kind::Network, "appnet", Action::Create),
+            (Kind::Network, "backnet", Action::Create),
+            (Kind::Service, "web", Action::Create),
+            (Kind::Service, "worker", Action::Create),
+        ]
+    );
+    assert!(plan.changes.iter().all(|c| c.blocked.is_none()));
+    let worker = &plan.changes[3];
+    assert_eq!(
+        worker.fields,
+        vec![
+            field("command", None, Some("[/bin/idle]")),
+            field("image", None, Some("lab/tools:1")),
+            field("mode", None, Some("global")),
+            field("mounts[0].source", None, Some("worker-data")),
+            field("mounts[0].target", None, Some("/data")),
+            field("mounts[0].type", None, Some("volume")),
+            field("networks", None, Some("[backnet]")),
+            field("resources.limits.memory", None, Some("16M")),
+        ]
+    );
+}
+
+#[test]
+fn a_missing_secret_blocks_the_service_with_a_hint() {
+    let mut live = recorded("applied");
+    live.secrets.clear();
+    live.services.retain(|s| s.spec.as_ref().and_then(|s| s.name.as_deref()) != Some("web"));
+    let plan = plan(&desired(), &live);
+    let web = plan.changes.iter().find(|c| c.name == "web").unwrap();
+    assert_eq!(web.action, Action::Create);
+    assert_eq!(
+        web.blocked.as_deref(),
+        Some("swarm secret \"fixture_token\" does not exist: create it with `docker secret create fixture_token FILE`")
+    );
+    assert_eq!(plan.summary(), "Plan: 0 to create, 0 to update, 0 to delete. 1 blocked.");
+}
+
+#[test]
+fn managed_objects_missing_from_desired_are_deleted_services_first() {
+    let mut desired = desired();
+    desired.resources.retain(|r| r.kind() == Kind::Node);
+    let live = recorded("applied");
+    let plan = plan(&desired, &live);
+    let order: Vec<(Kind, &str, Action)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.kind, c.name.as_str(), c.action))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            (Kind::Service, "web", Action::Delete),
+            (Kind::Service, "worker", Action::Delete),
+            (Kind::Network, "appnet", Action::Delete),
+            (Kind::Network, "backnet", Action::Delete),
+        ]
+    );
+    assert_eq!(
+        prune_refusal(&plan, &desired, &live).as_deref(),
+        Some("2 of 2 managed services would be deleted, more than half: refusing; pass --allow-mass-prune if you mean it")
+    );
+}
+
+#[test]
+fn a_mode_change_is_a_replacement() {
+    let mut desired = desired();
+    for resource in &mut desired.resources {
+        if let crate::resources::Spec::Service(spec) = &mut resource.spec
+            && resource.metadata.name == "worker"
+        {
+            spec.mode = crate::resources::service::ServiceMode::Replicated;
+            spec.replicas = Some(2);
+        }
+    }
+    let plan = plan(&desired, &recorded("applied"));
+    assert_eq!(plan.changes.len(), 1);
+    assert_eq!(plan.changes[0].action, Action::Replace);
+    assert_eq!(plan.changes[0].fields, vec![field("mode", Some("global"), Some("replicated")), field("replicas", None, Some("2"))]);
+    assert_eq!(plan.summary(), "Plan: 1 to create, 0 to update, 1 to delete.");
+}
+
+#[test]
+fn node_labels_set_by_others_are_left_alone() {
+    let live = recorded("applied");
+    let node1 = live.node_by_hostname("node1").unwrap();
+    let mut spec = node1.spec.clone().unwrap();
+    spec.labels.get_or_insert_default().insert("set-by-hand".into(), "yes".into());
+    let desired_spec = crate::resources::NodeSpec {
+        hostname: None,
+        labels: [("tier".to_string(), "front".to_string())].into(),
+        availability: Availability::Active,
+    };
+    assert_eq!(node_changes(&desired_spec, Some(&spec)), Vec::<FieldChange>::new());
+    // A label shoal set before and no longer declares is removed.
+    let without = crate::resources::NodeSpec {
+        labels: Default::default(),
+        ..desired_spec
+    };
+    assert_eq!(node_changes(&without, Some(&spec)), vec![field("labels.tier", Some("front"), None)]);
+}
+
+#[test]
+fn json_output_has_the_documented_shape() {
+    let plan = plan(&desired(), &recorded("drifted"));
+    let json: serde_json::Value = serde_json::from_str(&render::json(&plan)).unwrap();
+    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["changes"][0]["kind"], "Service");
+    assert_eq!(json["changes"][0]["action"], "update");
+    assert_eq!(json["changes"][0]["fields"][1]["path"], "replicas");
+    assert_eq!(json["changes"][0]["restarts_tasks"], true);
+    assert_eq!(json["unmanaged"][0]["name"], "unmanaged-app");
+    assert_eq!(json["summary"]["update"], 1);
+}
+
+#[test]
+fn text_output_reads_like_terraform() {
+    let plan = plan(&desired(), &recorded("drifted"));
+    assert_eq!(
+        render::text(&plan, false),
+        "shoal will perform the following actions:\n\n  \
+         # Service/web will be updated in place, restarting its tasks\n  \
+         ~ Service/web\n      \
+         - env.EXTRA: 1\n      \
+         ~ replicas: 3 -> 2\n\n\
+         Unmanaged (never changed):\n  Service/unmanaged-app\n\n\
+         Plan: 0 to create, 1 to update, 0 to delete.\n"
+    );
+    assert!(render::text(&plan, true).contains("\u{1b}[33m~\u{1b}[0m Service/web"));
+}
 

@@ -187,6 +187,10 @@ impl Applier<'_> {
     ) -> HashMap<String, String> {
         let hash = diff::spec_hash(&diff::canonical(spec));
         let mut all = labels::managed(name, &hash, self.revision);
+        if let Some(check) = &spec.healthcheck {
+            let json = serde_json::to_string(check).expect("a health check always serializes");
+            all.insert(labels::HEALTHCHECK.to_string(), json);
+        }
         all.extend(spec.labels.clone());
         all
     }

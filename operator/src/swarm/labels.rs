@@ -12,6 +12,10 @@ pub const RESOURCE: &str = "io.shoal.resource";
 pub const SPEC_HASH: &str = "io.shoal.spec-hash";
 /// The source revision (git commit) last applied, when known.
 pub const REVISION: &str = "io.shoal.revision";
+/// The health check last applied, as JSON. The engine returns it under the key
+/// `Healthcheck`, which bollard's models (following the API's swagger, `HealthCheck`) do
+/// not read; this label is how shoal reads back what it wrote.
+pub const HEALTHCHECK: &str = "io.shoal.healthcheck";
 /// On nodes: the label keys shoal set, so it removes only those it owns.
 pub const NODE_LABELS: &str = "io.shoal.node-labels";
 

@@ -120,11 +120,10 @@ async fn poll(
             continue;
         };
         let id = service.id.clone().unwrap_or_default();
-        let template = service.spec.as_ref().and_then(|s| s.task_template.clone());
-        let template = serde_json::to_value(&template).unwrap_or_default();
+        let template = comparable(service.spec.as_ref().and_then(|s| s.task_template.clone()));
+        // A task runs the current spec when its copy of the task template matches.
         let current = |task: &&bollard::models::Task| {
-            task.service_id.as_deref() == Some(id.as_str())
-                && serde_json::to_value(&task.spec).unwrap_or_default() == template
+            task.service_id.as_deref() == Some(id.as_str()) && comparable(task.spec.clone()) == template
         };
         let running = tasks
             .iter()
@@ -184,6 +183,13 @@ async fn poll(
         });
     }
     Ok(progress)
+}
+
+/// A task template as compared between a service and its tasks: the engine fills in
+/// `Runtime` on the service's copy only.
+fn comparable(template: Option<bollard::models::TaskSpec>) -> serde_json::Value {
+    let template = template.map(|t| bollard::models::TaskSpec { runtime: None, ..t });
+    serde_json::to_value(template).unwrap_or_default()
 }
 
 /// For each service still converging: why, in the engine's words (a pending task's
