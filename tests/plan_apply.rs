@@ -55,7 +55,7 @@ fn apply_from_scratch_converges_then_plan_and_apply_change_nothing() {
     let running = lab.docker(&["service", "ls", "--format", "{{.Name}} {{.Replicas}}"]);
     let mut lines: Vec<&str> = running.lines().collect();
     lines.sort();
-    assert_eq!(lines, ["web 2/2", "worker 3/3"]);
+    assert_eq!(lines, ["web 2/2 (max 1 per node)", "worker 3/3"]);
 
     // A second apply makes no write call: the engine's version counters do not move.
     let versions =

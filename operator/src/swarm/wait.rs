@@ -133,16 +133,24 @@ async fn poll(
                     && t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING)
             })
             .count() as u64;
-        let failed: Vec<&bollard::models::Task> = tasks
-            .iter()
-            .filter(current)
-            .filter(|t| {
-                matches!(
-                    t.status.as_ref().and_then(|s| s.state),
+        let failed_since_start = |task: &&bollard::models::Task| {
+            task.service_id.as_deref() == Some(id.as_str())
+                && matches!(
+                    task.status.as_ref().and_then(|s| s.state),
                     Some(TaskState::FAILED | TaskState::REJECTED)
-                ) && t.created_at.as_deref().is_some_and(|at| at >= since)
-            })
-            .collect();
+                )
+                && task.created_at.as_deref().is_some_and(|at| at >= since)
+        };
+        let failed: Vec<&bollard::models::Task> =
+            tasks.iter().filter(current).filter(failed_since_start).collect();
+        // The engine's own words for the latest failure: "No such image: ...", an exit code.
+        let last_error = tasks
+            .iter()
+            .filter(failed_since_start)
+            .filter_map(|t| Some((t.updated_at.clone()?, t.status.as_ref()?.err.clone()?)))
+            .max()
+            .map(|(_, err)| format!(" (task error: {err})"))
+            .unwrap_or_default();
         let desired = service
             .service_status
             .as_ref()
@@ -156,13 +164,13 @@ async fn poll(
             .unwrap_or_default();
         let state = match update_state {
             Some(ServiceUpdateStatusStateEnum::PAUSED) => {
-                ServiceState::Failed(format!("rollout paused: {update_message}"))
+                ServiceState::Failed(format!("rollout paused: {update_message}{last_error}"))
             }
             Some(
                 ServiceUpdateStatusStateEnum::ROLLBACK_STARTED
                 | ServiceUpdateStatusStateEnum::ROLLBACK_PAUSED
                 | ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED,
-            ) => ServiceState::Failed(format!("rollout rolled back: {update_message}")),
+            ) => ServiceState::Failed(format!("rollout rolled back: {update_message}{last_error}")),
             _ if failed.len() >= FAILED_TASKS_LIMIT => {
                 let reason = failed
                     .iter()

@@ -9,7 +9,7 @@ use crate::resources::constraint::Constraint;
 use crate::resources::quantity::{Cpus, MemorySize};
 use crate::resources::service::{
     FailureAction, MountKind, Protocol, PublishMode, ResourceAmounts, ServiceMode, ServiceSpec,
-    UpdateConfig, looks_secret,
+    UpdateConfig, UpdateOrder, looks_secret,
 };
 use crate::resources::{Desired, Resource};
 use crate::source::policy::Policy;
@@ -348,6 +348,23 @@ impl ServiceCheck<'_> {
 
     fn rollout(&mut self, path: &str, config: Option<&UpdateConfig>, is_update: bool) {
         let Some(config) = config else { return };
+        let host_port = self
+            .spec
+            .ports
+            .iter()
+            .find(|p| p.publish_mode == PublishMode::Host && p.published.is_some());
+        if let (Some(UpdateOrder::StartFirst), Some(port)) = (config.order, host_port) {
+            self.findings.warning(
+                self.resource,
+                &format!("{path}.order"),
+                format!(
+                    "start-first with port {} published in host mode: the new task cannot bind \
+                     the port while the old one holds it on the same node, so the rollout \
+                     stalls; use stop-first",
+                    port.published.unwrap_or_default()
+                ),
+            );
+        }
         if !is_update && config.failure_action == Some(FailureAction::Rollback) {
             self.error(
                 &format!("{path}.failureAction"),

@@ -520,3 +520,16 @@ fn an_empty_desired_state_is_valid_with_a_warning() {
         ["dir: warning: no resources found: applying this desired-state manages nothing"]
     );
 }
+
+#[test]
+fn start_first_with_a_host_mode_port_warns_of_a_stalled_rollout() {
+    let extra = "  ports:\n    - {target: 80, published: 80, publishMode: host}\n  updateConfig:\n    order: start-first\n";
+    assert_eq!(
+        problems(&service("lb", extra)),
+        [
+            "t.yaml:12:12: Service/lb: warning: start-first with port 80 published in host mode: \
+             the new task cannot bind the port while the old one holds it on the same node, so \
+             the rollout stalls; use stop-first"
+        ]
+    );
+}
