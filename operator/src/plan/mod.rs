@@ -374,7 +374,11 @@ fn plan_removals(desired: &Desired, live: &Live, plan: &mut Plan) {
             .iter()
             .any(|r: &Resource| r.kind() == kind && r.name() == name)
     };
-    let mut services: Vec<_> = live.services.iter().filter_map(|s| s.spec.as_ref()).collect();
+    let mut services: Vec<_> = live
+        .services
+        .iter()
+        .filter_map(|s| s.spec.as_ref())
+        .collect();
     services.sort_by(|a, b| a.name.cmp(&b.name));
     for spec in services {
         let name = spec.name.clone().unwrap_or_default();
@@ -434,7 +438,8 @@ fn plan_removals(desired: &Desired, live: &Live, plan: &mut Plan) {
     }
     network_deletes.sort_by(|a, b| a.name.cmp(&b.name));
     plan.changes.extend(network_deletes);
-    plan.unmanaged.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    plan.unmanaged
+        .sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
 }
 
 /// Why a plan's deletions must not run without `--allow-mass-prune`, if they must not.

@@ -11,7 +11,8 @@ fn fixtures() -> PathBuf {
 }
 
 fn desired() -> Desired {
-    let validation = validate_dir(&fixtures().join("lab-desired"), &ValidateOptions::default()).unwrap();
+    let validation =
+        validate_dir(&fixtures().join("lab-desired"), &ValidateOptions::default()).unwrap();
     assert_eq!(validation.errors(), 0, "{:?}", validation.problems);
     validation.desired
 }
@@ -59,14 +60,18 @@ fn changes_made_by_hand_show_as_exactly_those_fields() {
             name: "unmanaged-app".into()
         }]
     );
-    assert_eq!(plan.summary(), "Plan: 0 to create, 1 to update, 0 to delete.");
+    assert_eq!(
+        plan.summary(),
+        "Plan: 0 to create, 1 to update, 0 to delete."
+    );
 }
 
 #[test]
 fn against_an_empty_swarm_everything_is_created_in_order() {
     let mut live = recorded("applied");
     live.services.clear();
-    live.networks.retain(|n| n.name.as_deref() == Some("ingress"));
+    live.networks
+        .retain(|n| n.name.as_deref() == Some("ingress"));
     let plan = plan(&desired(), &live);
     let order: Vec<(Kind, &str, Action)> = plan
         .changes
@@ -103,15 +108,21 @@ fn against_an_empty_swarm_everything_is_created_in_order() {
 fn a_missing_secret_blocks_the_service_with_a_hint() {
     let mut live = recorded("applied");
     live.secrets.clear();
-    live.services.retain(|s| s.spec.as_ref().and_then(|s| s.name.as_deref()) != Some("web"));
+    live.services
+        .retain(|s| s.spec.as_ref().and_then(|s| s.name.as_deref()) != Some("web"));
     let plan = plan(&desired(), &live);
     let web = plan.changes.iter().find(|c| c.name == "web").unwrap();
     assert_eq!(web.action, Action::Create);
     assert_eq!(
         web.blocked.as_deref(),
-        Some("swarm secret \"fixture_token\" does not exist: create it with `docker secret create fixture_token FILE`")
+        Some(
+            "swarm secret \"fixture_token\" does not exist: create it with `docker secret create fixture_token FILE`"
+        )
     );
-    assert_eq!(plan.summary(), "Plan: 0 to create, 0 to update, 0 to delete. 1 blocked.");
+    assert_eq!(
+        plan.summary(),
+        "Plan: 0 to create, 0 to update, 0 to delete. 1 blocked."
+    );
 }
 
 #[test]
@@ -136,7 +147,9 @@ fn managed_objects_missing_from_desired_are_deleted_services_first() {
     );
     assert_eq!(
         prune_refusal(&plan, &desired, &live).as_deref(),
-        Some("2 of 2 managed services would be deleted, more than half: refusing; pass --allow-mass-prune if you mean it")
+        Some(
+            "2 of 2 managed services would be deleted, more than half: refusing; pass --allow-mass-prune if you mean it"
+        )
     );
 }
 
@@ -154,8 +167,17 @@ fn a_mode_change_is_a_replacement() {
     let plan = plan(&desired, &recorded("applied"));
     assert_eq!(plan.changes.len(), 1);
     assert_eq!(plan.changes[0].action, Action::Replace);
-    assert_eq!(plan.changes[0].fields, vec![field("mode", Some("global"), Some("replicated")), field("replicas", None, Some("2"))]);
-    assert_eq!(plan.summary(), "Plan: 1 to create, 0 to update, 1 to delete.");
+    assert_eq!(
+        plan.changes[0].fields,
+        vec![
+            field("mode", Some("global"), Some("replicated")),
+            field("replicas", None, Some("2"))
+        ]
+    );
+    assert_eq!(
+        plan.summary(),
+        "Plan: 1 to create, 0 to update, 1 to delete."
+    );
 }
 
 #[test]
@@ -163,19 +185,27 @@ fn node_labels_set_by_others_are_left_alone() {
     let live = recorded("applied");
     let node1 = live.node_by_hostname("node1").unwrap();
     let mut spec = node1.spec.clone().unwrap();
-    spec.labels.get_or_insert_default().insert("set-by-hand".into(), "yes".into());
+    spec.labels
+        .get_or_insert_default()
+        .insert("set-by-hand".into(), "yes".into());
     let desired_spec = crate::resources::NodeSpec {
         hostname: None,
         labels: [("tier".to_string(), "front".to_string())].into(),
         availability: Availability::Active,
     };
-    assert_eq!(node_changes(&desired_spec, Some(&spec)), Vec::<FieldChange>::new());
+    assert_eq!(
+        node_changes(&desired_spec, Some(&spec)),
+        Vec::<FieldChange>::new()
+    );
     // A label shoal set before and no longer declares is removed.
     let without = crate::resources::NodeSpec {
         labels: Default::default(),
         ..desired_spec
     };
-    assert_eq!(node_changes(&without, Some(&spec)), vec![field("labels.tier", Some("front"), None)]);
+    assert_eq!(
+        node_changes(&without, Some(&spec)),
+        vec![field("labels.tier", Some("front"), None)]
+    );
 }
 
 #[test]
@@ -206,4 +236,3 @@ fn text_output_reads_like_terraform() {
     );
     assert!(render::text(&plan, true).contains("\u{1b}[33m~\u{1b}[0m Service/web"));
 }
-

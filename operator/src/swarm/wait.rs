@@ -123,7 +123,8 @@ async fn poll(
         let template = comparable(service.spec.as_ref().and_then(|s| s.task_template.clone()));
         // A task runs the current spec when its copy of the task template matches.
         let current = |task: &&bollard::models::Task| {
-            task.service_id.as_deref() == Some(id.as_str()) && comparable(task.spec.clone()) == template
+            task.service_id.as_deref() == Some(id.as_str())
+                && comparable(task.spec.clone()) == template
         };
         let running = tasks
             .iter()
@@ -141,8 +142,11 @@ async fn poll(
                 )
                 && task.created_at.as_deref().is_some_and(|at| at >= since)
         };
-        let failed: Vec<&bollard::models::Task> =
-            tasks.iter().filter(current).filter(failed_since_start).collect();
+        let failed: Vec<&bollard::models::Task> = tasks
+            .iter()
+            .filter(current)
+            .filter(failed_since_start)
+            .collect();
         // The engine's own words for the latest failure: "No such image: ...", an exit code.
         let last_error = tasks
             .iter()
