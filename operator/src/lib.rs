@@ -7,6 +7,7 @@
 pub mod commands;
 pub mod diagnostics;
 pub mod diff;
+pub mod gluster;
 pub mod plan;
 pub mod resources;
 pub mod schema;

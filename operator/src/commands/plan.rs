@@ -7,6 +7,7 @@ use std::path::Path;
 use bollard::Docker;
 
 use crate::commands::validate::{self, ValidateOptions, Validation};
+use crate::gluster::{self, cli::GlusterCli};
 use crate::plan::{self, Plan};
 use crate::swarm::engine;
 use crate::swarm::live::Live;
@@ -36,9 +37,13 @@ pub async fn prepare(dir: &Path, options: &ValidateOptions) -> miette::Result<Op
     let docker = engine::connect()
         .await
         .map_err(|e| miette::miette!("{e}"))?;
-    let live = engine::observe(&docker)
+    let mut live = engine::observe(&docker)
         .await
         .map_err(|e| miette::miette!("{e}"))?;
+    if validation.desired.gluster_volumes().next().is_some() {
+        let observed = gluster::observe::observe(&GlusterCli::default(), &validation.desired).await;
+        live.gluster = Some(observed.map_err(|e| e.to_string()));
+    }
     let plan = plan::plan(&validation.desired, &live);
     Ok(Some(Prepared {
         validation,

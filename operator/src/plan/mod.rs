@@ -5,6 +5,7 @@
 //! Order: node labels and availability, then networks, then services; removals come last,
 //! services before the networks they use.
 
+pub mod gluster;
 pub mod render;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -66,6 +67,8 @@ pub struct Plan {
     pub changes: Vec<Change>,
     pub unmanaged: Vec<Unmanaged>,
     pub not_managed: Vec<NotManaged>,
+    /// Health of every GlusterVolume that exists.
+    pub storage: Vec<gluster::StorageHealth>,
 }
 
 impl Plan {
@@ -103,15 +106,27 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
     let mut plan = Plan::default();
     plan_nodes(desired, live, &mut plan);
     plan_networks(desired, live, &mut plan);
-    plan_services(desired, live, &mut plan);
-    for (resource, _) in desired.gluster_volumes() {
-        plan.not_managed.push(NotManaged {
-            kind: Kind::GlusterVolume,
-            name: resource.name().to_string(),
-            reason: "GlusterVolume is not reconciled yet: shoal leaves the volume as it is"
-                .to_string(),
-        });
+    match &live.gluster {
+        Some(Ok(pool)) => {
+            let (changes, health) = gluster::plan(desired, pool);
+            plan.changes.extend(changes);
+            plan.storage = health;
+        }
+        unobserved => {
+            let reason = match unobserved {
+                Some(Err(error)) => format!("GlusterFS could not be observed: {error}"),
+                _ => "GlusterFS was not observed".to_string(),
+            };
+            for (resource, _) in desired.gluster_volumes() {
+                plan.not_managed.push(NotManaged {
+                    kind: Kind::GlusterVolume,
+                    name: resource.name().to_string(),
+                    reason: reason.clone(),
+                });
+            }
+        }
     }
+    plan_services(desired, live, &mut plan);
     plan_removals(desired, live, &mut plan);
     plan
 }

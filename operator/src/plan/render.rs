@@ -67,6 +67,27 @@ pub fn text(plan: &Plan, colour: bool) -> String {
             out.push_str(&format!("  {}/{}\n", object.kind, object.name));
         }
     }
+    if !plan.storage.is_empty() {
+        out.push_str("\nStorage health:\n");
+        for volume in &plan.storage {
+            let state = if volume.is_degraded() {
+                "degraded"
+            } else {
+                "healthy"
+            };
+            out.push_str(&format!(
+                "  GlusterVolume/{}: {state}: {}/{} bricks online, {} entries pending heal, {} in split-brain",
+                volume.name, volume.bricks_online, volume.bricks_total, volume.heal_pending, volume.split_brain
+            ));
+            if !volume.disconnected_peers.is_empty() {
+                out.push_str(&format!(
+                    ", peers disconnected: {}",
+                    volume.disconnected_peers.join(", ")
+                ));
+            }
+            out.push('\n');
+        }
+    }
     if !plan.not_managed.is_empty() {
         out.push_str("\nNot managed yet:\n");
         for object in &plan.not_managed {
@@ -128,6 +149,7 @@ struct JsonPlan<'a> {
     changes: &'a [Change],
     unmanaged: &'a [super::Unmanaged],
     not_managed: &'a [super::NotManaged],
+    storage: &'a [super::gluster::StorageHealth],
     summary: JsonSummary,
 }
 
@@ -147,6 +169,7 @@ pub fn json(plan: &Plan) -> String {
         changes: &plan.changes,
         unmanaged: &plan.unmanaged,
         not_managed: &plan.not_managed,
+        storage: &plan.storage,
         summary: JsonSummary {
             create: plan.count(Action::Create),
             update: plan.count(Action::Update),

@@ -28,6 +28,10 @@ pub struct GlusterVolumeSpec {
     /// Directories kept inside the volume, e.g. one per former named volume.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub directories: Vec<Directory>,
+    /// Pass `force` to `volume create` and `add-brick`: gluster refuses bricks on the root
+    /// filesystem without it (the lab's bricks are there; production bricks should not be).
+    #[serde(default)]
+    pub force: bool,
     /// Allow changes that destroy data: stopping or deleting the volume, removing bricks.
     /// Without it such changes are shown in the plan as blocked and never made.
     #[serde(default)]

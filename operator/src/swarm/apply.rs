@@ -14,6 +14,7 @@ use bollard::models::{NodeSpec as EngineNode, NodeSpecAvailabilityEnum};
 use bollard::query_parameters::{InspectServiceOptions, UpdateNodeOptions, UpdateServiceOptions};
 
 use crate::diff;
+use crate::gluster::cli::GlusterCli;
 use crate::plan::{Action, Change, Plan};
 use crate::resources::node::Availability;
 use crate::resources::{Desired, Kind, Spec};
@@ -175,7 +176,15 @@ impl Applier<'_> {
                 }
                 self.create_service(name).await
             }
-            (Kind::GlusterVolume, _) => Ok(()),
+            (Kind::GlusterVolume, _) => {
+                let Some(Spec::GlusterVolume(spec)) = self.spec(Kind::GlusterVolume, name) else {
+                    return Ok(());
+                };
+                let writes =
+                    crate::gluster::apply::apply(&GlusterCli::default(), spec, change).await?;
+                self.writes.fetch_add(writes, Ordering::Relaxed);
+                Ok(())
+            }
         }
     }
 

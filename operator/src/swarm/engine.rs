@@ -16,6 +16,9 @@ pub enum EngineError {
         #[source]
         source: bollard::errors::Error,
     },
+    /// A gluster command failed (GlusterVolume changes run through the gluster CLI).
+    #[error(transparent)]
+    Gluster(#[from] crate::gluster::cli::CliError),
     /// shoal refused to send the call: what it would send is not possible yet.
     #[error("{0}")]
     Refused(String),
@@ -67,6 +70,7 @@ pub async fn observe(docker: &Docker) -> Result<Live, EngineError> {
         nodes: nodes.map_err(EngineError::call("listing nodes"))?,
         networks: networks.map_err(EngineError::call("listing networks"))?,
         secrets: secrets.map_err(EngineError::call("listing secrets"))?,
+        gluster: None,
     })
 }
 

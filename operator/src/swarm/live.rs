@@ -15,6 +15,9 @@ pub struct Live {
     pub nodes: Vec<Node>,
     pub networks: Vec<Network>,
     pub secrets: Vec<Secret>,
+    /// The GlusterFS pool, when desired-state has volumes: observed, or why it could not be.
+    #[serde(skip)]
+    pub gluster: Option<Result<crate::gluster::observe::GlusterLive, String>>,
 }
 
 impl Live {
@@ -34,6 +37,7 @@ impl Live {
             nodes: read(dir, "nodes.json")?,
             networks: read(dir, "networks.json")?,
             secrets: read(dir, "secrets.json")?,
+            gluster: None,
         })
     }
 

@@ -1,0 +1,152 @@
+//! What the trusted pool looks like now: peers, volumes, effective options, brick
+//! processes and heal state, read with the gluster CLI on this host.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::cli::{CliError, GlusterCli};
+use super::xml::{self, BrickStatus, HealSummary, Peer, VolumeInfo};
+use crate::resources::Desired;
+
+/// The observed pool, for the volumes desired-state declares.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GlusterLive {
+    /// Hostname of the host shoal runs on (a pool member, listed as `localhost`).
+    pub local_hostname: String,
+    pub peers: Vec<PeerState>,
+    pub volumes: Vec<VolumeState>,
+    /// Addresses of the hosts the desired bricks name, to match peers known by address.
+    pub brick_host_addresses: BTreeMap<String, BTreeSet<IpAddr>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerState {
+    pub hostname: String,
+    pub connected: bool,
+}
+
+/// One volume: its layout, effective options, brick processes and heal state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeState {
+    pub name: String,
+    pub status: String,
+    pub replica: u32,
+    pub arbiter: u32,
+    /// `host:/path` in replica-set order.
+    pub bricks: Vec<String>,
+    pub options: BTreeMap<String, String>,
+    /// Brick processes online, of `bricks.len()`; only known for a started volume.
+    pub bricks_online: Option<usize>,
+    pub heal_pending: u64,
+    pub split_brain: u64,
+}
+
+impl From<Peer> for PeerState {
+    fn from(peer: Peer) -> Self {
+        PeerState {
+            hostname: peer.hostname,
+            connected: peer.connected,
+        }
+    }
+}
+
+impl GlusterLive {
+    pub fn volume(&self, name: &str) -> Option<&VolumeState> {
+        self.volumes.iter().find(|v| v.name == name)
+    }
+
+    /// Whether `host` (a brick's node name) is a member of the pool, by name or address.
+    pub fn in_pool(&self, host: &str) -> bool {
+        if host == self.local_hostname || host == "localhost" {
+            return true;
+        }
+        let addresses = self.brick_host_addresses.get(host);
+        self.peers.iter().any(|peer| {
+            peer.hostname == host
+                || addresses.is_some_and(|a| {
+                    peer.hostname
+                        .parse::<IpAddr>()
+                        .is_ok_and(|ip| a.contains(&ip))
+                })
+        })
+    }
+}
+
+/// Reads the pool and every volume `desired` declares that exists.
+pub async fn observe(cli: &GlusterCli, desired: &Desired) -> Result<GlusterLive, CliError> {
+    let peers = xml::pool_list(&cli.run(&["pool", "list"]).await?)
+        .map_err(|source| gluster_error("pool list", source))?;
+    let infos = xml::volume_info(&cli.run(&["volume", "info"]).await?)
+        .map_err(|source| gluster_error("volume info", source))?;
+    let mut brick_host_addresses = BTreeMap::new();
+    let mut volumes = Vec::new();
+    for (resource, spec) in desired.gluster_volumes() {
+        for brick in &spec.bricks {
+            if !brick_host_addresses.contains_key(&brick.node) {
+                let addresses: BTreeSet<IpAddr> =
+                    tokio::net::lookup_host((brick.node.as_str(), 24007))
+                        .await
+                        .map(|found| found.map(|a| a.ip()).collect())
+                        .unwrap_or_default();
+                brick_host_addresses.insert(brick.node.clone(), addresses);
+            }
+        }
+        let Some(info) = infos.iter().find(|v| v.name == resource.name()) else {
+            continue;
+        };
+        volumes.push(volume_state(cli, info).await?);
+    }
+    let local_hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    Ok(GlusterLive {
+        local_hostname,
+        peers: peers.into_iter().map(PeerState::from).collect(),
+        volumes,
+        brick_host_addresses,
+    })
+}
+
+async fn volume_state(cli: &GlusterCli, info: &VolumeInfo) -> Result<VolumeState, CliError> {
+    let name = info.name.as_str();
+    let options = xml::volume_options(&cli.run(&["volume", "get", name, "all"]).await?)
+        .map_err(|source| gluster_error("volume get", source))?;
+    let started = info.status == "Started";
+    let (bricks_online, heal) = if started {
+        let status: Vec<BrickStatus> =
+            xml::volume_status(&cli.run(&["volume", "status", name]).await?)
+                .map_err(|source| gluster_error("volume status", source))?;
+        let heal: Vec<HealSummary> = xml::heal_summary(
+            &cli.run(&["volume", "heal", name, "info", "summary"])
+                .await?,
+        )
+        .map_err(|source| gluster_error("volume heal info", source))?;
+        (Some(status.iter().filter(|b| b.online).count()), heal)
+    } else {
+        (None, Vec::new())
+    };
+    Ok(VolumeState {
+        name: info.name.clone(),
+        status: info.status.clone(),
+        replica: info.replica,
+        arbiter: info.arbiter,
+        bricks: info
+            .bricks
+            .iter()
+            .map(|b| format!("{}:{}", b.host, b.path))
+            .collect(),
+        options,
+        bricks_online,
+        heal_pending: heal.iter().map(|h| h.pending).sum(),
+        split_brain: heal.iter().map(|h| h.split_brain).sum(),
+    })
+}
+
+fn gluster_error(what: &str, source: xml::GlusterError) -> CliError {
+    CliError::Gluster {
+        args: what.to_string(),
+        source,
+    }
+}
