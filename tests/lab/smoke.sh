@@ -194,8 +194,10 @@ check_down() {
     [[ -z $(ip netns list | grep '^shoal-') ]] || { T_WHY="netns left: $(ip netns list | tr '\n' ' ')"; return 1; }
     ! ip link show shoal-lab0 >/dev/null 2>&1 || { T_WHY="bridge left"; return 1; }
     [[ -z $(ip -o link show | grep -E ': shl-') ]] || { T_WHY="veths left"; return 1; }
-    [[ -z $(iptables -w -S 2>/dev/null | grep shoal-lab) ]] || { T_WHY="iptables rule left"; return 1; }
-    [[ -z $(grep -E "shoal-lab|glusterfs" /proc/self/mountinfo) ]] || { T_WHY="mounts left"; return 1; }
+    # Only this lab's traces: another lab (other SHOAL_LAB_* settings) may run beside it.
+    [[ -z $(iptables -w -S 2>/dev/null | grep -F "shoal-lab:${SHOAL_LAB_BRIDGE:-shoal-lab0}") ]] ||
+        { T_WHY="iptables rule left"; return 1; }
+    [[ -z $(grep -E "$LAB_STATE/|glusterfs" /proc/self/mountinfo) ]] || { T_WHY="mounts left"; return 1; }
     [[ ! -e $LAB_STATE ]] || { T_WHY="$LAB_STATE left"; return 1; }
     [[ -z $(ls -d /sys/fs/cgroup/*/shoal-lab /sys/fs/cgroup/shoal-lab 2>/dev/null) ]] || { T_WHY="cgroups left"; return 1; }
 }

@@ -26,9 +26,35 @@ pub struct Lab {
 
 static LAB: OnceLock<Mutex<Lab>> = OnceLock::new();
 
+/// The lab, taken by one test. Dropping it (also when the test fails) removes what the
+/// test created, so the next test, and the suites after this one, find an empty swarm.
+pub struct LabSession {
+    guard: MutexGuard<'static, Lab>,
+}
+
+impl std::ops::Deref for LabSession {
+    type Target = Lab;
+
+    fn deref(&self) -> &Lab {
+        &self.guard
+    }
+}
+
+impl Drop for LabSession {
+    fn drop(&mut self) {
+        if let Err(error) = self.guard.try_reset() {
+            eprintln!("could not clean the lab up after the test: {error}");
+        }
+    }
+}
+
 /// Brings the lab up (once per test process: `lab up` is idempotent) and takes it for the
 /// calling test. Panics when the lab cannot come up.
-pub fn lab() -> MutexGuard<'static, Lab> {
+pub fn lab() -> LabSession {
+    LabSession { guard: lock_lab() }
+}
+
+fn lock_lab() -> MutexGuard<'static, Lab> {
     let lab = LAB.get_or_init(|| {
         let script = repo_root().join("deploy/lab/lab");
         let up = Command::new(&script)
@@ -99,51 +125,67 @@ impl Lab {
     }
 
     /// Removes every service, every swarm network but ingress, and every node label, so
-    /// each test starts from an empty swarm.
+    /// each test starts from an empty swarm. Panics when it cannot.
     pub fn reset(&self) {
-        for node in self.docker(&["node", "ls", "-q"]).lines() {
-            let keys = self.docker(&[
+        if let Err(error) = self.try_reset() {
+            panic!("cannot reset the lab's swarm: {error}");
+        }
+    }
+
+    /// [`Lab::reset`] that reports failure instead of panicking (safe in `Drop`).
+    pub fn try_reset(&self) -> Result<(), String> {
+        let run = |args: &[&str]| -> Result<String, String> {
+            let output = self.docker_unchecked(args);
+            if output.status.success() {
+                Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+            } else {
+                Err(format!("docker {}: {}", args.join(" "), stderr(&output)))
+            }
+        };
+        for node in run(&["node", "ls", "-q"])?.lines() {
+            let keys = run(&[
                 "node",
                 "inspect",
                 node,
                 "--format",
                 "{{range $k, $v := .Spec.Labels}}{{$k}} {{end}}",
-            ]);
+            ])?;
             let mut args = vec!["node", "update"];
             for key in keys.split_whitespace() {
                 args.extend(["--label-rm", key]);
             }
             if args.len() > 2 {
                 args.push(node);
-                self.docker(&args);
+                run(&args)?;
             }
         }
-        let services = self.docker(&["service", "ls", "-q"]);
+        let services = run(&["service", "ls", "-q"])?;
         if !services.is_empty() {
             let mut args = vec!["service", "rm"];
             args.extend(services.lines());
-            self.docker(&args);
+            run(&args)?;
         }
-        // Networks can be removed once their tasks are gone.
+        // Networks can be removed once their tasks are gone, and removal is asynchronous
+        // in swarm: repeat until the list no longer shows them.
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let networks = self.docker(&[
+            let networks = run(&[
                 "network",
                 "ls",
                 "--filter",
                 "scope=swarm",
                 "--format",
                 "{{.Name}}",
-            ]);
+            ])?;
             let removable: Vec<&str> = networks.lines().filter(|n| *n != "ingress").collect();
             if removable.is_empty() {
-                break;
+                return Ok(());
             }
-            assert!(
-                Instant::now() < deadline,
-                "networks {removable:?} are still there a minute after their services went"
-            );
-            // Removal is asynchronous in swarm: repeat until the list no longer shows them.
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "networks {removable:?} are still there after a minute"
+                ));
+            }
             let mut args = vec!["network", "rm"];
             args.extend(removable.iter().copied());
             let _ = self.docker_unchecked(&args);
@@ -174,6 +216,30 @@ impl Lab {
                 "docker secret create {name}"
             );
         }
+    }
+
+    /// Runs a command inside a lab host, as ssh would (`lab exec NODE -- ARGS`).
+    pub fn exec(&self, node: &str, args: &[&str]) -> Output {
+        Command::new(repo_root().join("deploy/lab/lab"))
+            .args(["exec", node, "--"])
+            .args(args)
+            .output()
+            .expect("lab exec runs")
+    }
+
+    /// `gluster --mode=script ARGS` on node1; returns stdout, panics on failure.
+    pub fn gluster(&self, args: &[&str]) -> String {
+        let mut full = vec!["gluster", "--mode=script"];
+        full.extend(args);
+        let output = self.exec("node1", &full);
+        assert!(
+            output.status.success(),
+            "gluster {} failed: {}{}",
+            args.join(" "),
+            stdout(&output),
+            stderr(&output)
+        );
+        stdout(&output)
     }
 
     /// `docker service inspect` of one field, e.g. `{{.Version.Index}}`.

@@ -75,12 +75,6 @@ pub async fn apply(
         cli.run(&["volume", "set", name, key, value]).await?;
         writes += 1;
     }
-    if change.action == Action::Create {
-        if let Some(group) = spec.options.get("group") {
-            cli.run(&["volume", "set", name, "group", group]).await?;
-            writes += 1;
-        }
-    }
     if has("status") {
         cli.run(&["volume", "start", name]).await?;
         writes += 1;

@@ -12,6 +12,9 @@ use backon::{ExponentialBuilder, Retryable};
 
 use super::xml::{self, GlusterError};
 
+/// How long one gluster command may take.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Where the gluster CLI is.
 #[derive(Clone, Debug)]
 pub struct GlusterCli {
@@ -69,6 +72,9 @@ impl GlusterCli {
         let output = tokio::process::Command::new(&self.program)
             .arg("--mode=script")
             .arg("--xml")
+            // Without a bound, `volume status` waits for a dead peer's ping timeout and
+            // holds the volume's lock meanwhile.
+            .arg(format!("--timeout={}", COMMAND_TIMEOUT.as_secs()))
             .args(args)
             .output()
             .await

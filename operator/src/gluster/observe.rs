@@ -37,7 +37,8 @@ pub struct VolumeState {
     /// `host:/path` in replica-set order.
     pub bricks: Vec<String>,
     pub options: BTreeMap<String, String>,
-    /// Brick processes online, of `bricks.len()`; only known for a started volume.
+    /// Brick processes online, of `bricks.len()`; `None` when the volume is not started
+    /// or gluster could not say.
     pub bricks_online: Option<usize>,
     pub heal_pending: u64,
     pub split_brain: u64,
@@ -59,11 +60,20 @@ impl GlusterLive {
 
     /// Whether `host` (a brick's node name) is a member of the pool, by name or address.
     pub fn in_pool(&self, host: &str) -> bool {
-        if host == self.local_hostname || host == "localhost" {
-            return true;
-        }
+        host == self.local_hostname || host == "localhost" || self.peer(host).is_some()
+    }
+
+    /// Whether `host` is in the pool and connected (this host always is).
+    pub fn connected(&self, host: &str) -> bool {
+        host == self.local_hostname
+            || host == "localhost"
+            || self.peer(host).is_some_and(|p| p.connected)
+    }
+
+    /// The peer entry of a host named by name, or by one of its addresses.
+    pub fn peer(&self, host: &str) -> Option<&PeerState> {
         let addresses = self.brick_host_addresses.get(host);
-        self.peers.iter().any(|peer| {
+        self.peers.iter().find(|peer| {
             peer.hostname == host
                 || addresses.is_some_and(|a| {
                     peer.hostname
@@ -114,16 +124,25 @@ async fn volume_state(cli: &GlusterCli, info: &VolumeInfo) -> Result<VolumeState
     let options = xml::volume_options(&cli.run(&["volume", "get", name, "all"]).await?)
         .map_err(|source| gluster_error("volume get", source))?;
     let started = info.status == "Started";
+    // With a peer down, `volume status` can time out or find the volume locked: health is
+    // then judged from peer connectivity (see plan::gluster), not an observation failure.
     let (bricks_online, heal) = if started {
-        let status: Vec<BrickStatus> =
-            xml::volume_status(&cli.run(&["volume", "status", name]).await?)
-                .map_err(|source| gluster_error("volume status", source))?;
-        let heal: Vec<HealSummary> = xml::heal_summary(
-            &cli.run(&["volume", "heal", name, "info", "summary"])
-                .await?,
-        )
-        .map_err(|source| gluster_error("volume heal info", source))?;
-        (Some(status.iter().filter(|b| b.online).count()), heal)
+        let status: Option<Vec<BrickStatus>> = match cli.run(&["volume", "status", name]).await {
+            Ok(text) => xml::volume_status(&text).ok(),
+            Err(error) => {
+                tracing::warn!(volume = name, %error, "brick status unavailable");
+                None
+            }
+        };
+        let heal: Vec<HealSummary> =
+            match cli.run(&["volume", "heal", name, "info", "summary"]).await {
+                Ok(text) => xml::heal_summary(&text).unwrap_or_default(),
+                Err(error) => {
+                    tracing::warn!(volume = name, %error, "heal state unavailable");
+                    Vec::new()
+                }
+            };
+        (status.map(|s| s.iter().filter(|b| b.online).count()), heal)
     } else {
         (None, Vec::new())
     };

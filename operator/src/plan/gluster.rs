@@ -173,26 +173,26 @@ pub fn plan(desired: &Desired, live: &GlusterLive) -> (Vec<Change>, Vec<StorageH
         }
         let brick_hosts: std::collections::BTreeSet<&str> =
             spec.bricks.iter().map(|b| b.node.as_str()).collect();
+        // Unknown brick status (gluster timed out): a brick counts as online when its host
+        // is connected.
+        let bricks_online = volume.bricks_online.unwrap_or_else(|| {
+            volume
+                .bricks
+                .iter()
+                .filter(|b| live.connected(b.split(':').next().unwrap_or_default()))
+                .count()
+        });
         health.push(StorageHealth {
             name,
-            bricks_online: volume.bricks_online.unwrap_or(0),
+            bricks_online,
             bricks_total: volume.bricks.len(),
             heal_pending: volume.heal_pending,
             split_brain: volume.split_brain,
-            disconnected_peers: live
-                .peers
+            disconnected_peers: brick_hosts
                 .iter()
-                .filter(|p| !p.connected)
-                .filter(|p| {
-                    brick_hosts.iter().any(|h| {
-                        *h == p.hostname
-                            || live
-                                .brick_host_addresses
-                                .get(*h)
-                                .is_some_and(|a| p.hostname.parse().is_ok_and(|ip| a.contains(&ip)))
-                    })
-                })
-                .map(|p| p.hostname.clone())
+                .filter_map(|host| live.peer(host))
+                .filter(|peer| !peer.connected)
+                .map(|peer| peer.hostname.clone())
                 .collect(),
         });
     }
@@ -204,5 +204,198 @@ fn field(path: &str, from: Option<String>, to: Option<String>) -> FieldChange {
         path: path.to_string(),
         from,
         to,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::gluster::observe::{PeerState, VolumeState};
+    use crate::gluster::xml;
+    use crate::source::{Loaded, load_text};
+
+    fn recorded(path: &str) -> String {
+        let file = format!(
+            "{}/../tests/fixtures/gluster/{path}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"))
+    }
+
+    /// The pool as node1 saw it in the lab, from the recorded answers of `state`.
+    fn pool(state: &str) -> GlusterLive {
+        let info = &xml::volume_info(&recorded("healthy/volume-info.xml")).unwrap()[0];
+        let status = xml::volume_status(&recorded(&format!("{state}/volume-status.xml"))).unwrap();
+        let heal = xml::heal_summary(&recorded(&format!("{state}/heal-info-summary.xml"))).unwrap();
+        let peers = xml::pool_list(&recorded(&format!("{state}/pool-list.xml"))).unwrap();
+        GlusterLive {
+            local_hostname: "node1".into(),
+            peers: peers.into_iter().map(PeerState::from).collect(),
+            volumes: vec![VolumeState {
+                name: info.name.clone(),
+                status: info.status.clone(),
+                replica: info.replica,
+                arbiter: info.arbiter,
+                bricks: info
+                    .bricks
+                    .iter()
+                    .map(|b| format!("{}:{}", b.host, b.path))
+                    .collect(),
+                options: xml::volume_options(&recorded("healthy/volume-get-all.xml")).unwrap(),
+                bricks_online: Some(status.iter().filter(|b| b.online).count()),
+                heal_pending: heal.iter().map(|h| h.pending).sum(),
+                split_brain: heal.iter().map(|h| h.split_brain).sum(),
+            }],
+            brick_host_addresses: (1..=4)
+                .map(|n| {
+                    (
+                        format!("node{n}"),
+                        BTreeSet::from([format!("10.213.0.{}", 10 + n).parse().unwrap()]),
+                    )
+                })
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    fn desired(spec: &str) -> Desired {
+        let yaml = format!(
+            "apiVersion: shoal/v1alpha1\nkind: GlusterVolume\nmetadata:\n  name: storage\nspec:\n  mountPoint: /data/storage\n  force: true\n{spec}"
+        );
+        let mut loaded = Loaded::default();
+        load_text(std::path::Path::new("storage.yaml"), &yaml, &mut loaded);
+        assert_eq!(loaded.problems, vec![]);
+        loaded.desired
+    }
+
+    const THREE: &str = "  replica: 3\n  bricks:\n    - {node: node1, path: /data/bricks/storage}\n    - {node: node2, path: /data/bricks/storage}\n    - {node: node3, path: /data/bricks/storage}\n";
+
+    fn field(path: &str, from: Option<&str>, to: Option<&str>) -> FieldChange {
+        FieldChange {
+            path: path.into(),
+            from: from.map(Into::into),
+            to: to.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn the_recorded_volume_matches_its_spec_and_is_healthy() {
+        let (changes, health) = plan(
+            &desired(&format!(
+                "{THREE}  options:\n    cluster.choose-local: \"on\"\n"
+            )),
+            &pool("healthy"),
+        );
+        assert_eq!(changes, vec![]);
+        assert_eq!(
+            health,
+            vec![StorageHealth {
+                name: "storage".into(),
+                bricks_online: 3,
+                bricks_total: 3,
+                heal_pending: 0,
+                split_brain: 0,
+                disconnected_peers: vec![],
+            }]
+        );
+    }
+
+    #[test]
+    fn an_option_changed_by_hand_is_drift() {
+        let mut live = pool("healthy");
+        live.volumes[0]
+            .options
+            .insert("cluster.choose-local".into(), "off".into());
+        let (changes, _) = plan(
+            &desired(&format!(
+                "{THREE}  options:\n    cluster.choose-local: \"on\"\n"
+            )),
+            &live,
+        );
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].action, Action::Update);
+        assert_eq!(
+            changes[0].fields,
+            vec![field(
+                "options.cluster.choose-local",
+                Some("off"),
+                Some("on")
+            )]
+        );
+        // "true" and "on" are the same to gluster.
+        let (changes, _) = plan(
+            &desired(&format!(
+                "{THREE}  options:\n    cluster.lookup-unhashed: \"true\"\n"
+            )),
+            &pool("healthy"),
+        );
+        assert_eq!(changes, vec![]);
+    }
+
+    #[test]
+    fn a_crashed_node_shows_as_degraded_without_any_change() {
+        let (changes, health) = plan(
+            &desired(&format!(
+                "{THREE}  options:\n    cluster.choose-local: \"on\"\n"
+            )),
+            &pool("degraded"),
+        );
+        assert_eq!(changes, vec![]);
+        assert_eq!(health[0].bricks_online, 2);
+        assert_eq!(
+            health[0].disconnected_peers,
+            vec!["10.213.0.13".to_string()]
+        );
+        assert!(health[0].is_degraded());
+    }
+
+    #[test]
+    fn unknown_brick_status_is_judged_from_peer_connectivity() {
+        let mut live = pool("degraded");
+        live.volumes[0].bricks_online = None;
+        let (_, health) = plan(&desired(THREE), &live);
+        assert_eq!((health[0].bricks_online, health[0].bricks_total), (2, 3));
+    }
+
+    #[test]
+    fn a_missing_volume_is_created_and_new_peers_probed() {
+        let mut live = pool("healthy");
+        live.volumes.clear();
+        let spec = "  replica: 3\n  arbiter: 1\n  bricks:\n    - {node: node1, path: /b}\n    - {node: node2, path: /b}\n    - {node: node4, path: /b}\n";
+        let (changes, _) = plan(&desired(spec), &live);
+        assert_eq!(changes[0].action, Action::Create);
+        assert_eq!(
+            changes[0].fields,
+            vec![
+                field("peers", None, Some("probe node4")),
+                field("replica", None, Some("3")),
+                field("arbiter", None, Some("1")),
+                field("bricks[0]", None, Some("node1:/b")),
+                field("bricks[1]", None, Some("node2:/b")),
+                field("bricks[2]", None, Some("node4:/b")),
+                field("status", None, Some("Started")),
+            ]
+        );
+    }
+
+    #[test]
+    fn removing_a_brick_is_blocked_without_allow_data_loss() {
+        let two = "  replica: 2\n  bricks:\n    - {node: node1, path: /data/bricks/storage}\n    - {node: node2, path: /data/bricks/storage}\n";
+        let (changes, _) = plan(&desired(two), &pool("healthy"));
+        assert_eq!(changes.len(), 1);
+        assert_eq!(
+            changes[0].fields,
+            vec![
+                field("bricks", Some("node3:/data/bricks/storage"), None),
+                field("replica", Some("3"), Some("2"))
+            ]
+        );
+        assert_eq!(
+            changes[0].blocked.as_deref(),
+            Some(
+                "this would remove bricks (and the data on them): set allowDataLoss: true on the resource if that is meant"
+            )
+        );
     }
 }

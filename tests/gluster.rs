@@ -1,0 +1,162 @@
+//! GlusterVolume reconciled in the lab: shoal runs on node1 (a pool member, as it must:
+//! gluster's `--remote-host` cannot change anything), creates and starts the volume, sets
+//! its options, corrects an option changed by hand, refuses to shrink it, and reports a
+//! crashed node as degraded without any destructive action.
+
+use std::path::Path;
+
+use shoal_tests::{Lab, lab, shoal_bin, stderr, stdout};
+
+const VOLUME: &str = "apiVersion: shoal/v1alpha1
+kind: GlusterVolume
+metadata:
+  name: storage
+spec:
+  replica: 3
+  force: true
+  bricks:
+    - {node: node1, path: /data/bricks/storage}
+    - {node: node2, path: /data/bricks/storage}
+    - {node: node3, path: /data/bricks/storage}
+  options:
+    cluster.choose-local: \"on\"
+  mountPoint: /data/storage
+";
+
+fn remove_volume(lab: &Lab) {
+    let _ = lab.exec(
+        "node1",
+        &[
+            "gluster",
+            "--mode=script",
+            "volume",
+            "stop",
+            "storage",
+            "force",
+        ],
+    );
+    let _ = lab.exec(
+        "node1",
+        &["gluster", "--mode=script", "volume", "delete", "storage"],
+    );
+    for node in ["node1", "node2", "node3"] {
+        lab.exec(node, &["rm", "-rf", "/data/bricks/storage"]);
+    }
+}
+
+/// Runs shoal inside node1, where `gluster` talks to node1's glusterd.
+fn shoal_on_node1(lab: &Lab, args: &[&str]) -> std::process::Output {
+    let bin = shoal_bin();
+    let mut full = vec![bin.to_str().unwrap()];
+    full.extend(args);
+    lab.exec("node1", &full)
+}
+
+fn write_desired(dir: &Path, text: &str) {
+    std::fs::write(dir.join("storage.yaml"), text).unwrap();
+}
+
+#[test]
+fn a_volume_is_created_kept_in_shape_and_never_shrunk() {
+    let lab = lab();
+    lab.reset();
+    remove_volume(&lab);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    write_desired(dir.path(), VOLUME);
+
+    let applied = shoal_on_node1(&lab, &["apply", path, "--timeout", "2m"]);
+    assert_eq!(
+        applied.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&applied),
+        stderr(&applied)
+    );
+    let info = lab.gluster(&["volume", "info", "storage"]);
+    assert!(info.contains("Status: Started"), "{info}");
+    assert!(info.contains("Number of Bricks: 1 x 3 = 3"), "{info}");
+    assert!(info.contains("cluster.choose-local: on"), "{info}");
+
+    let planned = shoal_on_node1(&lab, &["plan", path]);
+    assert_eq!(planned.status.code(), Some(0), "{}", stdout(&planned));
+    assert!(
+        stdout(&planned).contains(
+            "Storage health:\n  GlusterVolume/storage: healthy: 3/3 bricks online, 0 entries pending heal, 0 in split-brain\n"
+        ),
+        "{}",
+        stdout(&planned)
+    );
+
+    // Drift made by hand is shown, then corrected.
+    lab.gluster(&["volume", "set", "storage", "cluster.choose-local", "off"]);
+    let planned = shoal_on_node1(&lab, &["plan", path]);
+    assert_eq!(planned.status.code(), Some(2));
+    assert!(
+        stdout(&planned).contains(
+            "  # GlusterVolume/storage will be updated in place\n  ~ GlusterVolume/storage\n      ~ options.cluster.choose-local: off -> on\n"
+        ),
+        "{}",
+        stdout(&planned)
+    );
+    let applied = shoal_on_node1(&lab, &["apply", path]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    assert!(
+        lab.gluster(&["volume", "get", "storage", "cluster.choose-local"])
+            .contains(" on")
+    );
+
+    // A spec that would drop a brick is blocked, and nothing changes.
+    write_desired(
+        dir.path(),
+        &VOLUME
+            .replace("replica: 3", "replica: 2")
+            .replace("    - {node: node3, path: /data/bricks/storage}\n", ""),
+    );
+    let applied = shoal_on_node1(&lab, &["apply", path]);
+    assert_eq!(applied.status.code(), Some(1));
+    assert!(
+        stdout(&applied).contains(
+            "  ! GlusterVolume/storage: this would remove bricks (and the data on them): set allowDataLoss: true on the resource if that is meant\n"
+        ),
+        "{}",
+        stdout(&applied)
+    );
+    assert!(
+        lab.gluster(&["volume", "info", "storage"])
+            .contains("Number of Bricks: 1 x 3 = 3")
+    );
+
+    // A crashed node: degraded, reported, and nothing destructive planned.
+    write_desired(dir.path(), VOLUME);
+    let crash = std::process::Command::new(shoal_tests::repo_root().join("deploy/lab/lab"))
+        .args(["crash", "node3"])
+        .output()
+        .unwrap();
+    assert!(crash.status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut text = String::new();
+    while std::time::Instant::now() < deadline {
+        let planned = shoal_on_node1(&lab, &["plan", path]);
+        text = stdout(&planned);
+        if text.contains("degraded: 2/3 bricks online") {
+            assert_eq!(planned.status.code(), Some(0), "{text}");
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    let restore = std::process::Command::new(shoal_tests::repo_root().join("deploy/lab/lab"))
+        .args(["restore", "node3"])
+        .output()
+        .unwrap();
+    assert!(restore.status.success());
+    assert!(
+        text.contains("GlusterVolume/storage: degraded: 2/3 bricks online"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("will be"),
+        "a degraded volume must not be changed:\n{text}"
+    );
+    remove_volume(&lab);
+}
