@@ -1,1 +1,62 @@
 
+//! Normalisation and field diffs on specs read back from engine JSON.
+
+use std::collections::HashMap;
+
+use super::*;
+use crate::swarm::live::Live;
+
+fn spec(yaml: &str) -> ServiceSpec {
+    serde_saphyr::from_str(yaml).unwrap()
+}
+
+/// The spec as the engine would store and return it: rendered, serialized the way the
+/// engine answers, read back.
+fn round_trip(desired: &ServiceSpec) -> ServiceSpec {
+    let engine = crate::swarm::render::service("s", desired, HashMap::new(), None, &Live::default()).unwrap();
+    observed::service(&engine, &HashMap::new())
+}
+
+#[test]
+fn an_update_config_without_parallelism_means_one_task_at_a_time() {
+    let desired = spec("image: x\nupdateConfig:\n  order: stop-first\n  failureAction: pause\n");
+    assert_eq!(service(&round_trip(&desired), &desired), vec![]);
+    // The engine's own zero, written by someone else, is "all at once": drift.
+    let mut live = round_trip(&desired);
+    live.update_config.as_mut().unwrap().parallelism = Some(0);
+    assert_eq!(
+        service(&live, &desired),
+        vec![FieldChange {
+            path: "updateConfig.parallelism".into(),
+            from: Some("0".into()),
+            to: None
+        }]
+    );
+}
+
+#[test]
+fn engine_defaults_equal_unset_fields() {
+    let desired = spec("image: x\n");
+    let live = spec(
+        "image: x@sha256:0123\nreplicas: 1\nstopGracePeriod: 10s\nrestartPolicy: {condition: any, delay: 5s, maxAttempts: 0}\nupdateConfig: {parallelism: 1, delay: 0s, failureAction: pause, monitor: 5s, maxFailureRatio: 0, order: stop-first}\n",
+    );
+    assert_eq!(service(&live, &desired), vec![]);
+}
+
+#[test]
+fn quantities_compare_by_value_and_env_by_name() {
+    let desired = spec("image: x\nresources: {limits: {memory: 0.5G}}\nenv: [{name: A, value: '1'}, {name: B, value: '2'}]\n");
+    let live = spec("image: x\nresources: {limits: {memory: 512M}}\nenv: [{name: B, value: '2'}, {name: A, value: '1'}]\n");
+    assert_eq!(service(&live, &desired), vec![]);
+}
+
+#[test]
+fn restarting_fields_are_told_apart() {
+    assert!(!restarts_tasks("replicas"));
+    assert!(!restarts_tasks("labels.team"));
+    assert!(!restarts_tasks("ports[0].published"));
+    assert!(!restarts_tasks("updateConfig.parallelism"));
+    assert!(restarts_tasks("image"));
+    assert!(restarts_tasks("env.X"));
+    assert!(restarts_tasks("resources.limits.memory"));
+}

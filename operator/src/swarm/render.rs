@@ -267,9 +267,13 @@ fn reservation(amounts: &ResourceAmounts) -> ResourceObject {
     }
 }
 
+/// Parallelism when unset. The engine reads a missing Parallelism as 0, "all tasks at
+/// once"; the docker CLI sends 1, and so does shoal, as documented.
+const DEFAULT_PARALLELISM: u64 = 1;
+
 fn update_config(config: &UpdateConfig) -> ServiceSpecUpdateConfig {
     ServiceSpecUpdateConfig {
-        parallelism: config.parallelism.map(|n| n as i64),
+        parallelism: Some(config.parallelism.unwrap_or(DEFAULT_PARALLELISM) as i64),
         delay: config.delay.as_ref().map(|d| d.nanos()),
         failure_action: config.failure_action.map(|action| match action {
             FailureAction::Pause => ServiceSpecUpdateConfigFailureActionEnum::PAUSE,
@@ -287,7 +291,7 @@ fn update_config(config: &UpdateConfig) -> ServiceSpecUpdateConfig {
 
 fn rollback_config(config: &UpdateConfig) -> ServiceSpecRollbackConfig {
     ServiceSpecRollbackConfig {
-        parallelism: config.parallelism.map(|n| n as i64),
+        parallelism: Some(config.parallelism.unwrap_or(DEFAULT_PARALLELISM) as i64),
         delay: config.delay.as_ref().map(|d| d.nanos()),
         failure_action: config.failure_action.map(|action| match action {
             FailureAction::Continue => ServiceSpecRollbackConfigFailureActionEnum::CONTINUE,
