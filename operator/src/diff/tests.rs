@@ -1,4 +1,3 @@
-
 //! Normalisation and field diffs on specs read back from engine JSON.
 
 use std::collections::HashMap;
@@ -13,7 +12,9 @@ fn spec(yaml: &str) -> ServiceSpec {
 /// The spec as the engine would store and return it: rendered, serialized the way the
 /// engine answers, read back.
 fn round_trip(desired: &ServiceSpec) -> ServiceSpec {
-    let engine = crate::swarm::render::service("s", desired, HashMap::new(), None, &Live::default()).unwrap();
+    let engine =
+        crate::swarm::render::service("s", desired, HashMap::new(), None, &Live::default())
+            .unwrap();
     observed::service(&engine, &HashMap::new())
 }
 
@@ -45,8 +46,12 @@ fn engine_defaults_equal_unset_fields() {
 
 #[test]
 fn quantities_compare_by_value_and_env_by_name() {
-    let desired = spec("image: x\nresources: {limits: {memory: 0.5G}}\nenv: [{name: A, value: '1'}, {name: B, value: '2'}]\n");
-    let live = spec("image: x\nresources: {limits: {memory: 512M}}\nenv: [{name: B, value: '2'}, {name: A, value: '1'}]\n");
+    let desired = spec(
+        "image: x\nresources: {limits: {memory: 0.5G}}\nenv: [{name: A, value: '1'}, {name: B, value: '2'}]\n",
+    );
+    let live = spec(
+        "image: x\nresources: {limits: {memory: 512M}}\nenv: [{name: B, value: '2'}, {name: A, value: '1'}]\n",
+    );
     assert_eq!(service(&live, &desired), vec![]);
 }
 

@@ -124,25 +124,33 @@ async fn volume_state(cli: &GlusterCli, info: &VolumeInfo) -> Result<VolumeState
     let options = xml::volume_options(&cli.run(&["volume", "get", name, "all"]).await?)
         .map_err(|source| gluster_error("volume get", source))?;
     let started = info.status == "Started";
-    // With a peer down, `volume status` can time out or find the volume locked: health is
-    // then judged from peer connectivity (see plan::gluster), not an observation failure.
+    // Heal info connects to every brick as a client would, and says per brick whether it
+    // is reachable: the health that matters for data, and it answers within seconds when a
+    // node is gone. `volume status` asks each peer's glusterd instead, which can hang on a
+    // dead peer and hold the volume's lock: it is only the fallback. Failing both, health
+    // is judged from peer connectivity (see plan::gluster).
     let (bricks_online, heal) = if started {
-        let status: Option<Vec<BrickStatus>> = match cli.run(&["volume", "status", name]).await {
-            Ok(text) => xml::volume_status(&text).ok(),
-            Err(error) => {
-                tracing::warn!(volume = name, %error, "brick status unavailable");
-                None
-            }
-        };
-        let heal: Vec<HealSummary> =
+        let heal: Option<Vec<HealSummary>> =
             match cli.run(&["volume", "heal", name, "info", "summary"]).await {
-                Ok(text) => xml::heal_summary(&text).unwrap_or_default(),
+                Ok(text) => xml::heal_summary(&text).ok(),
                 Err(error) => {
                     tracing::warn!(volume = name, %error, "heal state unavailable");
-                    Vec::new()
+                    None
                 }
             };
-        (status.map(|s| s.iter().filter(|b| b.online).count()), heal)
+        let online = match &heal {
+            Some(bricks) => Some(bricks.iter().filter(|b| b.status == "Connected").count()),
+            None => match cli.run(&["volume", "status", name]).await {
+                Ok(text) => xml::volume_status(&text)
+                    .ok()
+                    .map(|s: Vec<BrickStatus>| s.iter().filter(|b| b.online).count()),
+                Err(error) => {
+                    tracing::warn!(volume = name, %error, "brick status unavailable");
+                    None
+                }
+            },
+        };
+        (online, heal.unwrap_or_default())
     } else {
         (None, Vec::new())
     };

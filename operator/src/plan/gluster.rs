@@ -227,7 +227,6 @@ mod tests {
     /// The pool as node1 saw it in the lab, from the recorded answers of `state`.
     fn pool(state: &str) -> GlusterLive {
         let info = &xml::volume_info(&recorded("healthy/volume-info.xml")).unwrap()[0];
-        let status = xml::volume_status(&recorded(&format!("{state}/volume-status.xml"))).unwrap();
         let heal = xml::heal_summary(&recorded(&format!("{state}/heal-info-summary.xml"))).unwrap();
         let peers = xml::pool_list(&recorded(&format!("{state}/pool-list.xml"))).unwrap();
         GlusterLive {
@@ -244,7 +243,8 @@ mod tests {
                     .map(|b| format!("{}:{}", b.host, b.path))
                     .collect(),
                 options: xml::volume_options(&recorded("healthy/volume-get-all.xml")).unwrap(),
-                bricks_online: Some(status.iter().filter(|b| b.online).count()),
+                // As observe does: bricks online are the ones heal info reaches.
+                bricks_online: Some(heal.iter().filter(|h| h.status == "Connected").count()),
                 heal_pending: heal.iter().map(|h| h.pending).sum(),
                 split_brain: heal.iter().map(|h| h.split_brain).sum(),
             }],
