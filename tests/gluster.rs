@@ -24,6 +24,9 @@ spec:
 ";
 
 fn remove_volume(lab: &Lab) {
+    for node in ["node1", "node2", "node3"] {
+        lab.exec(node, &["umount", "/data/storage"]);
+    }
     let _ = lab.exec(
         "node1",
         &[

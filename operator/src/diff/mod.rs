@@ -254,14 +254,14 @@ pub fn changes(
         .into_iter()
         .filter(|path| live.get(*path) != desired.get(*path))
         .map(|path| {
-            let sensitive = path.strip_prefix("env.").is_some_and(looks_secret);
+            let secret_name = path.strip_prefix("env.").is_some_and(looks_secret);
+            // A secret reference names the secret, never its value: it may be shown.
             let show = |value: Option<&Value>| {
-                value.map(|v| {
-                    if sensitive {
+                value.map(|v| match v.as_str() {
+                    Some(text) if secret_name && !text.starts_with("(secret ") => {
                         "(sensitive)".to_string()
-                    } else {
-                        render(v)
                     }
+                    _ => render(v),
                 })
             };
             FieldChange {

@@ -1,0 +1,81 @@
+//! The main job, end to end: `deploy/run-example` brings the example platform
+//! (desired-state/) up in the lab from nothing with `shoal apply`, after which `shoal
+//! plan` finds nothing to change, and WordPress answers through the host-mode load
+//! balancer.
+
+use shoal_tests::{lab, repo_root, stderr, stdout};
+
+#[test]
+fn the_example_platform_converges_and_serves_wordpress() {
+    let lab = lab();
+    lab.reset();
+    let output = std::process::Command::new(repo_root().join("deploy/run-example"))
+        .output()
+        .expect("deploy/run-example runs");
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}\n{}", stderr(&output));
+    assert!(text.contains("\nApply complete: "), "{text}");
+    // The last thing run-example prints is the plan after the apply: nothing to do.
+    assert!(
+        text.ends_with(
+            "No changes. The swarm matches desired-state.\n\n\
+             Storage health:\n  GlusterVolume/storage: healthy: 3/3 bricks online, 0 entries pending heal, 0 in split-brain\n\n\
+             Plan: 0 to create, 0 to update, 0 to delete.\n"
+        ),
+        "{text}"
+    );
+    let running = lab.docker(&["service", "ls", "--format", "{{.Name}} {{.Replicas}}"]);
+    let mut lines: Vec<&str> = running.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "db 1/1",
+            "fileserver 1/1",
+            "http 2/2 (max 1 per node)",
+            "loadbalancer 1/1",
+            "php-fpm 2/2 (max 1 per node)"
+        ]
+    );
+    // Through node1's host-mode port 80: the load balancer, http, php-fpm and db all work.
+    let page = lab.exec(
+        "node1",
+        &[
+            "timeout",
+            "20",
+            "busybox",
+            "wget",
+            "-qO-",
+            "http://127.0.0.1/",
+        ],
+    );
+    assert!(
+        stdout(&page).contains("<title>WordPress &rsaquo; Installation</title>"),
+        "{}{}",
+        stdout(&page),
+        stderr(&page)
+    );
+    // Leave no mount behind for the next suites: services first, then the volume.
+    lab.reset();
+    for node in ["node1", "node2", "node3"] {
+        lab.exec(node, &["umount", "/data/storage"]);
+    }
+    let _ = lab.exec(
+        "node1",
+        &[
+            "gluster",
+            "--mode=script",
+            "volume",
+            "stop",
+            "storage",
+            "force",
+        ],
+    );
+    let _ = lab.exec(
+        "node1",
+        &["gluster", "--mode=script", "volume", "delete", "storage"],
+    );
+    for node in ["node1", "node2", "node3"] {
+        lab.exec(node, &["rm", "-rf", "/data/bricks/storage"]);
+    }
+}
