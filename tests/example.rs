@@ -57,25 +57,5 @@ fn the_example_platform_converges_and_serves_wordpress() {
     );
     // Leave no mount behind for the next suites: services first, then the volume.
     lab.reset();
-    for node in ["node1", "node2", "node3"] {
-        lab.exec(node, &["umount", "/data/storage"]);
-    }
-    let _ = lab.exec(
-        "node1",
-        &[
-            "gluster",
-            "--mode=script",
-            "volume",
-            "stop",
-            "storage",
-            "force",
-        ],
-    );
-    let _ = lab.exec(
-        "node1",
-        &["gluster", "--mode=script", "volume", "delete", "storage"],
-    );
-    for node in ["node1", "node2", "node3"] {
-        lab.exec(node, &["rm", "-rf", "/data/bricks/storage"]);
-    }
+    lab.remove_gluster_volume("storage", "/data/storage", "/data/bricks/storage");
 }

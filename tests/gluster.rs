@@ -24,27 +24,7 @@ spec:
 ";
 
 fn remove_volume(lab: &Lab) {
-    for node in ["node1", "node2", "node3"] {
-        lab.exec(node, &["umount", "/data/storage"]);
-    }
-    let _ = lab.exec(
-        "node1",
-        &[
-            "gluster",
-            "--mode=script",
-            "volume",
-            "stop",
-            "storage",
-            "force",
-        ],
-    );
-    let _ = lab.exec(
-        "node1",
-        &["gluster", "--mode=script", "volume", "delete", "storage"],
-    );
-    for node in ["node1", "node2", "node3"] {
-        lab.exec(node, &["rm", "-rf", "/data/bricks/storage"]);
-    }
+    lab.remove_gluster_volume("storage", "/data/storage", "/data/bricks/storage");
 }
 
 /// Runs shoal inside node1, where `gluster` talks to node1's glusterd.

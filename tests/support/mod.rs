@@ -227,6 +227,24 @@ impl Lab {
             .expect("lab exec runs")
     }
 
+    /// Unmounts, stops and deletes a Gluster volume and its bricks (node1..3), if there.
+    pub fn remove_gluster_volume(&self, name: &str, mount_point: &str, brick: &str) {
+        for node in ["node1", "node2", "node3"] {
+            self.exec(node, &["umount", mount_point]);
+        }
+        let _ = self.exec(
+            "node1",
+            &["gluster", "--mode=script", "volume", "stop", name, "force"],
+        );
+        let _ = self.exec(
+            "node1",
+            &["gluster", "--mode=script", "volume", "delete", name],
+        );
+        for node in ["node1", "node2", "node3"] {
+            self.exec(node, &["rm", "-rf", brick]);
+        }
+    }
+
     /// `gluster --mode=script ARGS` on node1; returns stdout, panics on failure.
     pub fn gluster(&self, args: &[&str]) -> String {
         let mut full = vec!["gluster", "--mode=script"];

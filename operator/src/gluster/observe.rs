@@ -154,21 +154,33 @@ async fn volume_state(cli: &GlusterCli, info: &VolumeInfo) -> Result<VolumeState
     } else {
         (None, Vec::new())
     };
-    Ok(VolumeState {
-        name: info.name.clone(),
-        status: info.status.clone(),
-        replica: info.replica,
-        arbiter: info.arbiter,
-        bricks: info
-            .bricks
-            .iter()
-            .map(|b| format!("{}:{}", b.host, b.path))
-            .collect(),
-        options,
-        bricks_online,
-        heal_pending: heal.iter().map(|h| h.pending).sum(),
-        split_brain: heal.iter().map(|h| h.split_brain).sum(),
-    })
+    Ok(VolumeState::new(info, options, bricks_online, &heal))
+}
+
+impl VolumeState {
+    /// A volume's state from gluster's answers about it.
+    pub fn new(
+        info: &VolumeInfo,
+        options: BTreeMap<String, String>,
+        bricks_online: Option<usize>,
+        heal: &[HealSummary],
+    ) -> Self {
+        VolumeState {
+            name: info.name.clone(),
+            status: info.status.clone(),
+            replica: info.replica,
+            arbiter: info.arbiter,
+            bricks: info
+                .bricks
+                .iter()
+                .map(|b| format!("{}:{}", b.host, b.path))
+                .collect(),
+            options,
+            bricks_online,
+            heal_pending: heal.iter().map(|h| h.pending).sum(),
+            split_brain: heal.iter().map(|h| h.split_brain).sum(),
+        }
+    }
 }
 
 fn gluster_error(what: &str, source: xml::GlusterError) -> CliError {

@@ -232,22 +232,13 @@ mod tests {
         GlusterLive {
             local_hostname: "node1".into(),
             peers: peers.into_iter().map(PeerState::from).collect(),
-            volumes: vec![VolumeState {
-                name: info.name.clone(),
-                status: info.status.clone(),
-                replica: info.replica,
-                arbiter: info.arbiter,
-                bricks: info
-                    .bricks
-                    .iter()
-                    .map(|b| format!("{}:{}", b.host, b.path))
-                    .collect(),
-                options: xml::volume_options(&recorded("healthy/volume-get-all.xml")).unwrap(),
-                // As observe does: bricks online are the ones heal info reaches.
-                bricks_online: Some(heal.iter().filter(|h| h.status == "Connected").count()),
-                heal_pending: heal.iter().map(|h| h.pending).sum(),
-                split_brain: heal.iter().map(|h| h.split_brain).sum(),
-            }],
+            // As observe does: bricks online are the ones heal info reaches.
+            volumes: vec![VolumeState::new(
+                info,
+                xml::volume_options(&recorded("healthy/volume-get-all.xml")).unwrap(),
+                Some(heal.iter().filter(|h| h.status == "Connected").count()),
+                &heal,
+            )],
             brick_host_addresses: (1..=4)
                 .map(|n| {
                     (
