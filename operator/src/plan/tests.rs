@@ -236,3 +236,54 @@ fn text_output_reads_like_terraform() {
     );
     assert!(render::text(&plan, true).contains("\u{1b}[33m~\u{1b}[0m Service/web"));
 }
+
+#[test]
+fn a_service_on_a_gluster_volume_waits_until_the_volume_is_started() {
+    use crate::gluster::observe::{GlusterLive, VolumeState};
+    let example = validate_dir(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../desired-state"),
+        &ValidateOptions::default(),
+    )
+    .unwrap()
+    .desired;
+    let mut live = recorded("applied");
+    live.services.clear();
+    live.gluster = Some(Ok(GlusterLive::default()));
+    let waiting_plan = plan(&example, &live);
+    let blocked: Vec<(&str, &str)> = waiting_plan
+        .changes
+        .iter()
+        .filter_map(|c| Some((c.name.as_str(), c.blocked.as_deref()?)))
+        .filter(|(_, why)| why.starts_with("waiting"))
+        .collect();
+    let waiting = "waiting for GlusterVolume/storage to be created and started: /data/storage/wordpress lies on it";
+    // php-fpm is held back too, first by the secrets the recorded swarm lacks.
+    assert_eq!(blocked, [("fileserver", waiting), ("http", waiting)]);
+
+    // Once the volume is started, the gate opens.
+    let info = VolumeState {
+        name: "storage".into(),
+        status: "Started".into(),
+        replica: 3,
+        arbiter: 0,
+        bricks: vec![],
+        options: Default::default(),
+        bricks_online: None,
+        heal_pending: 0,
+        split_brain: 0,
+    };
+    live.gluster = Some(Ok(GlusterLive {
+        volumes: vec![info],
+        ..GlusterLive::default()
+    }));
+    let plan = plan(&example, &live);
+    assert!(
+        plan.changes.iter().all(|c| !c
+            .blocked
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("waiting")),
+        "{:?}",
+        plan.changes
+    );
+}
