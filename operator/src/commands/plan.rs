@@ -41,8 +41,12 @@ pub async fn prepare(dir: &Path, options: &ValidateOptions) -> miette::Result<Op
         .await
         .map_err(|e| miette::miette!("{e}"))?;
     if validation.desired.gluster_volumes().next().is_some() {
-        let observed = gluster::observe::observe(&GlusterCli::default(), &validation.desired).await;
-        live.gluster = Some(observed.map_err(|e| e.to_string()));
+        // Desired-state has volumes: not seeing them is an error, not a reason to skip them
+        // (and the storage gate of the services on them).
+        let pool = gluster::observe::observe(&GlusterCli::default(), &validation.desired)
+            .await
+            .map_err(|e| miette::miette!("cannot observe GlusterFS: {e}"))?;
+        live.gluster = Some(Ok(pool));
     }
     let plan = plan::plan(&validation.desired, &live);
     Ok(Some(Prepared {

@@ -111,6 +111,29 @@ fn normalise(spec: &ServiceSpec) -> ServiceSpec {
     };
     spec.command = spec.command.filter(|c| !c.is_empty());
     spec.args = spec.args.filter(|a| !a.is_empty());
+    // A literal path to a mounted secret's file reads back as a `secretFile` reference:
+    // write it that way on both sides.
+    let mounted: Vec<(String, String)> = spec
+        .secrets
+        .iter()
+        .map(|s| {
+            let target = s.target.as_deref().unwrap_or(&s.source);
+            (
+                target.trim_start_matches("/run/secrets/").to_string(),
+                s.source.clone(),
+            )
+        })
+        .collect();
+    for var in &mut spec.env {
+        let file = var
+            .value
+            .as_deref()
+            .and_then(|v| v.strip_prefix("/run/secrets/"));
+        if let Some((_, source)) = file.and_then(|f| mounted.iter().find(|(t, _)| t == f)) {
+            var.secret_file = Some(source.clone());
+            var.value = None;
+        }
+    }
 
     // A secret mounted only because an env var references it is implied by that var.
     let implied: Vec<String> = spec

@@ -50,7 +50,10 @@ pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> S
             let secret_file = value.strip_prefix("/run/secrets/").and_then(|file| {
                 secrets
                     .iter()
-                    .find(|s| s.target.as_deref().unwrap_or(&s.source) == file)
+                    .find(|s| {
+                        let target = s.target.as_deref().unwrap_or(&s.source);
+                        target.trim_start_matches("/run/secrets/") == file
+                    })
                     .map(|s| s.source.clone())
             });
             EnvVar {

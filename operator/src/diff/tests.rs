@@ -13,9 +13,25 @@ fn spec(yaml: &str) -> ServiceSpec {
 /// engine answers, read back.
 fn round_trip(desired: &ServiceSpec) -> ServiceSpec {
     let engine =
-        crate::swarm::render::service("s", desired, HashMap::new(), None, &Live::default())
+        crate::swarm::render::service("s", desired, HashMap::new(), None, &with_secrets(desired))
             .unwrap();
     observed::service(&engine, &HashMap::new())
+}
+
+/// A swarm holding every secret `spec` mounts.
+fn with_secrets(spec: &ServiceSpec) -> Live {
+    let mut live = Live::default();
+    for (name, ..) in crate::swarm::render::secret_mounts(spec) {
+        live.secrets.push(bollard::models::Secret {
+            id: Some(format!("id-{name}")),
+            spec: Some(bollard::models::SecretSpec {
+                name: Some(name.to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    live
 }
 
 #[test]
@@ -64,4 +80,46 @@ fn restarting_fields_are_told_apart() {
     assert!(restarts_tasks("image"));
     assert!(restarts_tasks("env.X"));
     assert!(restarts_tasks("resources.limits.memory"));
+}
+
+#[test]
+fn a_literal_path_to_a_mounted_secret_is_not_drift() {
+    let desired = spec(
+        "image: x\nenv: [{name: DB_PASSWORD_FILE, value: /run/secrets/pw}]\nsecrets: [{source: db, target: pw}]\n",
+    );
+    assert_eq!(service(&round_trip(&desired), &desired), vec![]);
+}
+
+#[test]
+fn a_secret_target_given_as_a_path_is_not_prefixed_twice() {
+    let desired = spec(
+        "image: x\nenv: [{name: DB_PASSWORD_FILE, secretFile: db}]\nsecrets: [{source: db, target: /run/secrets/pw}]\n",
+    );
+    let live = with_secrets(&desired);
+    let engine = crate::swarm::render::service("s", &desired, HashMap::new(), None, &live).unwrap();
+    let env = engine
+        .task_template
+        .unwrap()
+        .container_spec
+        .unwrap()
+        .env
+        .unwrap();
+    assert_eq!(env, ["DB_PASSWORD_FILE=/run/secrets/pw"]);
+}
+
+#[test]
+fn secret_looking_names_are_matched_anywhere_in_a_word() {
+    use crate::resources::service::looks_secret;
+    for name in [
+        "DB_PASSWORD",
+        "API_KEYS",
+        "JWT_SECRETS",
+        "GITHUB_TOKENS",
+        "APIKEY",
+    ] {
+        assert!(looks_secret(name), "{name}");
+    }
+    for name in ["DB_HOST", "WORDPRESS_DB_USER", "PORT"] {
+        assert!(!looks_secret(name), "{name}");
+    }
 }

@@ -57,7 +57,11 @@ pub async fn apply(
                 .collect();
             if !new_bricks.is_empty() {
                 let replica = spec.replica.to_string();
+                let arbiter = spec.arbiter.map(|a| a.to_string());
                 let mut args = vec!["volume", "add-brick", name, "replica", replica.as_str()];
+                if let Some(arbiter) = &arbiter {
+                    args.extend(["arbiter", arbiter.as_str()]);
+                }
                 args.extend(new_bricks);
                 args.extend(force);
                 cli.run(&args).await?;
@@ -84,14 +88,34 @@ pub async fn apply(
 
 async fn wait_connected(cli: &GlusterCli, host: &str) -> Result<(), CliError> {
     let deadline = Instant::now() + PROBE_TIMEOUT;
+    let addresses: std::collections::BTreeSet<std::net::IpAddr> =
+        tokio::net::lookup_host((host, 24007))
+            .await
+            .map(|found| found.map(|a| a.ip()).collect())
+            .unwrap_or_default();
     loop {
         let text = cli.run(&["pool", "list"]).await?;
         let peers = xml::pool_list(&text).map_err(|source| CliError::Gluster {
             args: "pool list".into(),
             source,
         })?;
-        if peers.iter().any(|p| p.connected && p.hostname == host) || Instant::now() > deadline {
+        let connected = peers.iter().any(|p| {
+            p.connected
+                && (p.hostname == host
+                    || p.hostname.parse().is_ok_and(|ip| addresses.contains(&ip)))
+        });
+        if connected {
             return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(CliError::Gluster {
+                args: format!("peer probe {host}"),
+                source: xml::GlusterError::Failed {
+                    op_ret: -1,
+                    op_errno: 0,
+                    message: format!("{host} is not connected {PROBE_TIMEOUT:?} after the probe"),
+                },
+            });
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

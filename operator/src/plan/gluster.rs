@@ -125,12 +125,14 @@ pub fn plan(desired: &Desired, live: &GlusterLive) -> (Vec<Change>, Vec<StorageH
                     .to_string()
             });
         } else {
-            for (index, brick) in bricks.iter().enumerate().skip(volume.bricks.len()) {
-                fields.push(field(
-                    &format!("bricks[{index}]"),
-                    None,
-                    Some(brick.clone()),
-                ));
+            for (index, brick) in bricks.iter().enumerate() {
+                if !volume.bricks.contains(brick) {
+                    fields.push(field(
+                        &format!("bricks[{index}]"),
+                        None,
+                        Some(brick.clone()),
+                    ));
+                }
             }
             if spec.replica > volume.replica {
                 fields.push(field(
@@ -139,6 +141,19 @@ pub fn plan(desired: &Desired, live: &GlusterLive) -> (Vec<Change>, Vec<StorageH
                     Some(spec.replica.to_string()),
                 ));
             }
+        }
+        let live_arbiter = (volume.arbiter > 0).then_some(volume.arbiter);
+        if spec.arbiter != live_arbiter {
+            fields.push(field(
+                "arbiter",
+                live_arbiter.map(|a| a.to_string()),
+                spec.arbiter.map(|a| a.to_string()),
+            ));
+            blocked.get_or_insert_with(|| {
+                "changing a volume's arbiter is not automated: gluster converts it only with \
+                 add-brick/remove-brick by hand"
+                    .to_string()
+            });
         }
         if volume.status != "Started" {
             fields.push(field(
@@ -347,6 +362,30 @@ mod tests {
         live.volumes[0].bricks_online = None;
         let (_, health) = plan(&desired(THREE), &live);
         assert_eq!((health[0].bricks_online, health[0].bricks_total), (2, 3));
+    }
+
+    #[test]
+    fn growing_adds_only_missing_bricks_and_an_arbiter_change_is_blocked() {
+        let mut live = pool("healthy");
+        live.volumes[0].bricks.remove(1);
+        let (changes, _) = plan(&desired(THREE), &live);
+        assert_eq!(
+            changes[0].fields,
+            vec![field("bricks[1]", None, Some("node2:/data/bricks/storage"))]
+        );
+        assert_eq!(changes[0].blocked, None);
+        let (changes, _) = plan(
+            &desired(&format!("{THREE}  arbiter: 1\n")),
+            &pool("healthy"),
+        );
+        assert_eq!(changes[0].fields, vec![field("arbiter", None, Some("1"))]);
+        assert!(
+            changes[0]
+                .blocked
+                .as_deref()
+                .unwrap()
+                .starts_with("changing a volume's arbiter")
+        );
     }
 
     #[test]

@@ -36,8 +36,10 @@ pub fn text(plan: &Plan, colour: bool) -> String {
     let mut out = String::new();
     let (blocked, actionable): (Vec<&Change>, Vec<&Change>) =
         plan.changes.iter().partition(|c| c.blocked.is_some());
-    if actionable.is_empty() {
+    if actionable.is_empty() && blocked.is_empty() {
         out.push_str("No changes. The swarm matches desired-state.\n");
+    } else if actionable.is_empty() {
+        out.push_str("No change can be made now: every pending change is blocked.\n");
     } else {
         out.push_str("shoal will perform the following actions:\n");
         for change in actionable {

@@ -347,9 +347,5 @@ const SECRET_NAME_WORDS: [&str; 5] = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "
 pub fn looks_secret(name: &str) -> bool {
     name.to_ascii_uppercase()
         .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|word| {
-            SECRET_NAME_WORDS
-                .iter()
-                .any(|secret| word.ends_with(secret))
-        })
+        .any(|word| SECRET_NAME_WORDS.iter().any(|secret| word.contains(secret)))
 }

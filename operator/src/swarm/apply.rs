@@ -285,17 +285,33 @@ impl Applier<'_> {
             .map_err(EngineError::call(format!("deleting service {name}")))
     }
 
+    /// Removes a network; while the tasks of services deleted just before still hold it,
+    /// the engine says "in use": retried, bounded.
     async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
         let id = self
             .live
             .network(name)
             .and_then(|n| n.id.clone())
             .unwrap_or_else(|| name.to_string());
-        self.wrote();
-        self.docker
-            .remove_network(&id)
-            .await
-            .map_err(EngineError::call(format!("removing network {name}")))
+        let in_use = |error: &EngineError| {
+            matches!(error, EngineError::Call { source: bollard::errors::Error::DockerResponseServerError { message, .. }, .. }
+                if message.contains("in use") || message.contains("active endpoints"))
+        };
+        (|| async {
+            self.wrote();
+            self.docker
+                .remove_network(&id)
+                .await
+                .map_err(EngineError::call(format!("removing network {name}")))
+        })
+        .retry(
+            ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(500))
+                .with_max_delay(Duration::from_secs(5))
+                .with_max_times(12),
+        )
+        .when(in_use)
+        .await
     }
 
     /// Sets the declared labels and availability, removes labels shoal set before and no

@@ -216,6 +216,7 @@ fn env(spec: &ServiceSpec) -> Vec<String> {
                     .iter()
                     .find(|(source, ..)| source == secret)
                     .map_or(secret.as_str(), |(_, target, ..)| target);
+                let file = file.trim_start_matches("/run/secrets/");
                 format!("{}=/run/secrets/{file}", var.name)
             }
             (Some(value), None) => format!("{}={value}", var.name),

@@ -160,6 +160,13 @@ async fn poll(
             .as_ref()
             .and_then(|s| s.desired_tasks)
             .unwrap_or(0);
+        let asks_for_none = service
+            .spec
+            .as_ref()
+            .and_then(|s| s.mode.as_ref())
+            .and_then(|m| m.replicated.as_ref())
+            .and_then(|r| r.replicas)
+            == Some(0);
         let update_state = service.update_status.as_ref().and_then(|u| u.state);
         let update_message = service
             .update_status
@@ -184,7 +191,9 @@ async fn poll(
                 ServiceState::Failed(format!("{} tasks failed: {reason}", failed.len()))
             }
             Some(ServiceUpdateStatusStateEnum::UPDATING) => ServiceState::Converging,
-            _ if running == desired => ServiceState::Converged,
+            // A new global service desires 0 tasks until the orchestrator has placed them:
+            // 0 of 0 is convergence only for a service that asks for no replicas.
+            _ if running == desired && (desired > 0 || asks_for_none) => ServiceState::Converged,
             _ => ServiceState::Converging,
         };
         progress.push(Progress {
