@@ -208,13 +208,22 @@ fn prune_removes_managed_leftovers_and_refuses_a_mass_prune() {
         stderr(&refused)
     );
 
-    // One of two is not a mass prune: worker is deleted, its network kept while in use.
+    // One of two is not a mass prune: worker is deleted, then its network, which its
+    // tasks hold for a moment after the service is gone.
     copy_dir(&fixture(), copy.path());
     std::fs::remove_file(copy.path().join("worker.yaml")).unwrap();
+    edit(
+        copy.path(),
+        "networks.yaml",
+        "---\napiVersion: shoal/v1alpha1\nkind: Network\nmetadata:\n  name: backnet\nspec:\n  internal: true\n",
+        "",
+    );
     let (code, text) = plan(&lab, copy.path());
     assert_eq!(code, Some(2));
     assert!(
-        text.contains("  # Service/worker will be deleted\n  - Service/worker\n"),
+        text.contains(
+            "  # Service/worker will be deleted\n  - Service/worker\n\n  # Network/backnet will be deleted\n  - Network/backnet\n"
+        ),
         "{text}"
     );
     let output = lab.shoal(&["apply", copy.path().to_str().unwrap()]);
@@ -223,6 +232,29 @@ fn prune_removes_managed_leftovers_and_refuses_a_mass_prune() {
         lab.docker(&["service", "ls", "--format", "{{.Name}}"]),
         "web"
     );
+    // Swarm removes a network asynchronously: the list may show it for a moment.
+    let swarm_networks = || {
+        let listed = lab.docker(&[
+            "network",
+            "ls",
+            "--filter",
+            "scope=swarm",
+            "--format",
+            "{{.Name}}",
+        ]);
+        let mut names: Vec<String> = listed
+            .lines()
+            .filter(|n| *n != "ingress")
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while swarm_networks() != ["appnet"] && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(swarm_networks(), ["appnet"]);
 
     // With the guard lifted, everything managed goes.
     std::fs::remove_file(copy.path().join("web.yaml")).unwrap();
@@ -238,14 +270,15 @@ fn a_concurrent_writer_forces_version_conflicts_that_are_retried() {
     let copy = fixture_copy();
     edit(copy.path(), "web.yaml", "value: hello", "value: bonjour");
 
-    // Another writer bumps the service's version every few hundred milliseconds.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Another writer bumps the service's version back to back for a few seconds: shoal's
+    // first attempts are certain to conflict, and its retries outlast the burst.
+    let burst = Duration::from_secs(3);
     let writer = {
-        let stop = stop.clone();
         let host = lab.docker_host.clone();
         std::thread::spawn(move || {
+            let started = Instant::now();
             let mut n = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 200 {
+            while started.elapsed() < burst {
                 n += 1;
                 let _ = std::process::Command::new(shoal_tests::DOCKER)
                     .args([
@@ -261,6 +294,7 @@ fn a_concurrent_writer_forces_version_conflicts_that_are_retried() {
             }
         })
     };
+    std::thread::sleep(Duration::from_millis(300));
     // Widen shoal's read-to-write window so the other writer lands inside it.
     let output = std::process::Command::new(shoal_tests::shoal_bin())
         .args(["apply", copy.path().to_str().unwrap(), "--timeout", "2m"])
@@ -268,7 +302,6 @@ fn a_concurrent_writer_forces_version_conflicts_that_are_retried() {
         .env("SHOAL_FAULT_UPDATE_DELAY", "400ms")
         .output()
         .unwrap();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     writer.join().unwrap();
     assert_eq!(
         output.status.code(),

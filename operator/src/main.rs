@@ -80,7 +80,7 @@ enum Command {
         /// Allow deleting more than half of the managed services (or all of them).
         #[arg(long)]
         allow_mass_prune: bool,
-        /// Source revision (git commit) to record on every managed object.
+        /// Source revision (git commit) to record on every object this apply writes.
         #[arg(long)]
         revision: Option<String>,
     },

@@ -64,8 +64,9 @@ pub fn service(live: &ServiceSpec, desired: &ServiceSpec) -> Vec<FieldChange> {
     changes(&live_fields, &desired_fields)
 }
 
-/// A hash of the canonical desired spec, stored on the live object: equal hashes mean
-/// nothing to apply, without reading the whole spec back.
+/// A hash of the canonical desired spec, stored on the live object as a label, so that
+/// anyone (and later `shoal run`, to tell its own writes from others') can see which
+/// desired spec an object was last written from.
 pub fn spec_hash(spec: &impl Serialize) -> String {
     let json = serde_json::to_vec(spec).expect("specs always serialize");
     let digest = Sha256::digest(&json);

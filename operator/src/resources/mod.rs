@@ -71,7 +71,8 @@ pub struct Metadata {
     /// Free-form labels for people and tools; not copied to the swarm object.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
-    /// Annotations that tune how shoal treats the resource (e.g. its drift policy).
+    /// Free-form annotations; keys under `shoal.io/` are reserved for tuning how shoal
+    /// treats the resource (the drift policy of `shoal run`, coming).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
 }
