@@ -97,7 +97,7 @@ pub async fn run(dir: &Path, options: &ApplyOptions) -> miette::Result<u8> {
         }
     }
 
-    let blocked = plan.changes.iter().filter(|c| c.blocked.is_some()).count();
+    let blocked = plan.blocked();
     let count = |action| report.applied.iter().filter(|c| c.action == action).count();
     println!(
         "Apply {}: {} created, {} updated, {} deleted, {} replaced, {} blocked; {} engine write(s), {} conflict(s) retried.",

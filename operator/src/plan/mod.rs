@@ -79,6 +79,11 @@ impl Plan {
             .count()
     }
 
+    /// How many changes cannot be made now.
+    pub fn blocked(&self) -> usize {
+        self.changes.iter().filter(|c| c.blocked.is_some()).count()
+    }
+
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
     }
@@ -93,7 +98,7 @@ impl Plan {
             self.count(Action::Update),
             self.count(Action::Delete) + replace
         );
-        let blocked = self.changes.iter().filter(|c| c.blocked.is_some()).count();
+        let blocked = self.blocked();
         if blocked > 0 {
             summary.push_str(&format!(" {blocked} blocked."));
         }
@@ -211,14 +216,13 @@ pub fn node_changes(spec: &NodeSpec, live: Option<&bollard::models::NodeSpec>) -
 /// The fields of a network that matter, as flat (path, value) pairs.
 fn network_fields(spec: &NetworkSpec) -> BTreeMap<String, serde_json::Value> {
     let mut fields = BTreeMap::new();
-    let mut value = serde_json::to_value(spec).expect("specs always serialize");
-    if let Some(labels) = value.get_mut("labels").and_then(|l| l.as_object_mut()) {
-        labels.retain(|key, _| !key.starts_with(labels::PREFIX));
-    }
+    let value = serde_json::to_value(spec).expect("specs always serialize");
     diff::flatten("", &value, &mut fields);
     fields
 }
 
+/// A live network read back as a spec, shoal's bookkeeping labels left out (desired-state
+/// cannot hold them: validation reserves the prefix).
 fn observed_network(network: &bollard::models::Network) -> NetworkSpec {
     NetworkSpec {
         driver: Default::default(),

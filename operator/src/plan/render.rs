@@ -177,7 +177,7 @@ pub fn json(plan: &Plan) -> String {
             update: plan.count(Action::Update),
             delete: plan.count(Action::Delete),
             replace: plan.count(Action::Replace),
-            blocked: plan.changes.iter().filter(|c| c.blocked.is_some()).count(),
+            blocked: plan.blocked(),
         },
     };
     serde_json::to_string_pretty(&shape).expect("a plan always serializes") + "\n"

@@ -2,7 +2,6 @@
 //! a paused or rolled-back rollout, tasks the engine keeps rejecting, or tasks no node can
 //! take are failures, with the engine's own reason.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -25,6 +24,23 @@ pub struct Progress {
     pub running: u64,
     pub desired: u64,
     pub state: ServiceState,
+    /// Why a task that should run does not, in the engine's words ("no suitable node
+    /// (insufficient resources on 2 nodes)"), if one says so.
+    pub pending_reason: Option<String>,
+}
+
+impl Progress {
+    /// `web: 1/2 running, no suitable node (...)`.
+    fn describe(&self) -> String {
+        let counts = format!(
+            "{}: {}/{} running",
+            self.service, self.running, self.desired
+        );
+        match &self.pending_reason {
+            Some(reason) => format!("{counts}, {reason}"),
+            None => counts,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,7 +91,11 @@ pub async fn converge(
             return Ok(());
         }
         if started.elapsed() >= timeout {
-            let pending = pending_reasons(docker, &progress).await?;
+            let pending = progress
+                .iter()
+                .filter(|p| p.state != ServiceState::Converged)
+                .map(Progress::describe)
+                .collect();
             return Err(WaitError::Timeout { timeout, pending });
         }
         tokio::time::sleep(POLL).await;
@@ -116,6 +136,7 @@ async fn poll(
                 running: 0,
                 desired: 0,
                 state: ServiceState::Failed("the service disappeared".into()),
+                pending_reason: None,
             });
             continue;
         };
@@ -196,11 +217,17 @@ async fn poll(
             _ if running == desired && (desired > 0 || asks_for_none) => ServiceState::Converged,
             _ => ServiceState::Converging,
         };
+        let pending_reason = tasks
+            .iter()
+            .filter(|t| t.service_id.as_deref() == Some(id.as_str()))
+            .filter(|t| t.desired_state == Some(TaskState::RUNNING))
+            .find_map(|t| t.status.as_ref()?.err.clone());
         progress.push(Progress {
             service: name.clone(),
             running,
             desired,
             state,
+            pending_reason,
         });
     }
     Ok(progress)
@@ -211,44 +238,4 @@ async fn poll(
 fn comparable(template: Option<bollard::models::TaskSpec>) -> serde_json::Value {
     let template = template.map(|t| bollard::models::TaskSpec { runtime: None, ..t });
     serde_json::to_value(template).unwrap_or_default()
-}
-
-/// For each service still converging: why, in the engine's words (a pending task's
-/// "no suitable node (...)"), or its task count.
-async fn pending_reasons(
-    docker: &Docker,
-    progress: &[Progress],
-) -> Result<Vec<String>, EngineError> {
-    let tasks = docker
-        .list_tasks(None::<ListTasksOptions>)
-        .await
-        .map_err(EngineError::call("listing tasks"))?;
-    let services = docker
-        .list_services(None::<ListServicesOptions>)
-        .await
-        .map_err(EngineError::call("listing services"))?;
-    let ids: BTreeMap<&str, &str> = services
-        .iter()
-        .filter_map(|s| Some((s.spec.as_ref()?.name.as_deref()?, s.id.as_deref()?)))
-        .collect();
-    Ok(progress
-        .iter()
-        .filter(|p| p.state != ServiceState::Converged)
-        .map(|p| {
-            let id = ids.get(p.service.as_str()).copied().unwrap_or_default();
-            let reason = tasks
-                .iter()
-                .filter(|t| t.service_id.as_deref() == Some(id))
-                .filter(|t| t.desired_state == Some(TaskState::RUNNING))
-                .filter_map(|t| t.status.as_ref()?.err.clone())
-                .next();
-            match reason {
-                Some(reason) => format!(
-                    "{}: {}/{} running, {reason}",
-                    p.service, p.running, p.desired
-                ),
-                None => format!("{}: {}/{} running", p.service, p.running, p.desired),
-            }
-        })
-        .collect())
 }
