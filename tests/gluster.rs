@@ -47,6 +47,11 @@ fn a_volume_is_created_kept_in_shape_and_never_shrunk() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_str().unwrap();
     write_desired(dir.path(), VOLUME);
+    // Brick directories' parents are made by `shoal agent` on each host (tests/agent.rs);
+    // here by hand.
+    for node in ["node1", "node2", "node3"] {
+        lab.exec(node, &["mkdir", "-p", "/data/bricks"]);
+    }
 
     let applied = shoal_on_node1(&lab, &["apply", path, "--timeout", "2m"]);
     assert_eq!(

@@ -4,6 +4,7 @@
 //! `resources`, which are validated; later stages observe the live swarm, diff, plan and
 //! apply. `commands` holds what each CLI subcommand does; `main.rs` only parses arguments.
 
+pub mod agent;
 pub mod commands;
 pub mod diagnostics;
 pub mod diff;

@@ -84,6 +84,27 @@ enum Command {
         #[arg(long)]
         revision: Option<String>,
     },
+    /// Converge this host: mount GlusterVolumes from the local server, keep their
+    /// directories; serve /healthz and /api/v1/status.
+    Agent {
+        #[command(flatten)]
+        source: Source,
+        /// One pass, print the status as JSON, exit 0 when healthy and 1 otherwise.
+        #[arg(long)]
+        once: bool,
+        /// Where to serve /healthz and /api/v1/status.
+        #[arg(long, default_value = "127.0.0.1:9851")]
+        listen: std::net::SocketAddr,
+        /// Time between passes.
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        interval: Duration,
+        /// Keep an fstab line (with _netdev) for every volume.
+        #[arg(long)]
+        manage_fstab: bool,
+        /// The fstab file to manage.
+        #[arg(long, default_value = "/etc/fstab")]
+        fstab: PathBuf,
+    },
     /// Write the JSON Schema of every resource kind (to stdout without --out).
     Schema {
         /// Directory to write KIND.schema.json files into, e.g. crds/.
@@ -99,6 +120,7 @@ fn init_logging(level: &str, format: LogFormat) {
         .add_directive("bollard=info".parse().expect("a valid directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),
@@ -132,6 +154,23 @@ fn main() -> miette::Result<ExitCode> {
                 revision,
             };
             runtime.block_on(commands::apply::run(&source.dir, &options))?
+        }
+        Command::Agent {
+            source,
+            once,
+            listen,
+            interval,
+            manage_fstab,
+            fstab,
+        } => {
+            let options = shoal::agent::AgentOptions {
+                dir: source.dir.clone(),
+                validate: source.options(),
+                manage_fstab,
+                fstab,
+                interval,
+            };
+            runtime.block_on(commands::agent::run(options, once, listen))?
         }
         Command::Schema { out } => {
             commands::schema::run(out.as_deref())?;

@@ -1,5 +1,6 @@
 //! What each CLI subcommand does, from parsed arguments to printed output and exit code.
 
+pub mod agent;
 pub mod apply;
 pub mod plan;
 pub mod schema;

@@ -1,0 +1,324 @@
+//! `shoal agent`: what only a host can do, on every host. For each GlusterVolume of
+//! desired-state: the volume is mounted at its mountPoint from this host's own server
+//! first (the others as backups; a mount from another server is drift, corrected), an
+//! fstab line kept with `--manage-fstab`, this host's brick directories exist (gluster
+//! makes a brick's last directory only), and every declared directory (and every bind
+//! source on the volume) exists with its owner and mode. Status is served over HTTP.
+
+pub mod mounts;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::commands::validate::{ValidateOptions, validate_dir};
+use crate::resources::Desired;
+use crate::resources::gluster_volume::GlusterVolumeSpec;
+use crate::resources::service::MountKind;
+
+/// How the agent runs.
+#[derive(Clone, Debug)]
+pub struct AgentOptions {
+    pub dir: PathBuf,
+    pub validate: ValidateOptions,
+    pub manage_fstab: bool,
+    pub fstab: PathBuf,
+    pub interval: Duration,
+}
+
+/// The state of one volume on this host.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct VolumeStatus {
+    pub volume: String,
+    pub mount_point: String,
+    pub mounted: bool,
+    /// The server the mount was made from.
+    pub server: Option<String>,
+    pub free_bytes: Option<u64>,
+    /// What this pass changed (`mounted from node2`, `created wordpress`...).
+    pub actions: Vec<String>,
+    pub last_error: Option<String>,
+}
+
+/// Everything the agent reports.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct AgentStatus {
+    pub hostname: String,
+    pub volumes: Vec<VolumeStatus>,
+    /// Why desired-state could not be loaded; the last good one is kept meanwhile.
+    pub desired_error: Option<String>,
+}
+
+impl AgentStatus {
+    pub fn healthy(&self) -> bool {
+        self.desired_error.is_none()
+            && self
+                .volumes
+                .iter()
+                .all(|v| v.mounted && v.last_error.is_none())
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// One pass: load desired-state (keeping `last_good` when it is invalid) and converge
+/// every volume.
+pub async fn reconcile(options: &AgentOptions, last_good: &mut Option<Desired>) -> AgentStatus {
+    let mut status = AgentStatus {
+        hostname: hostname(),
+        ..AgentStatus::default()
+    };
+    match validate_dir(&options.dir, &options.validate) {
+        Ok(validation) if validation.errors() == 0 => *last_good = Some(validation.desired),
+        Ok(validation) => {
+            let first = validation.problems.iter().find(|p| p.is_error());
+            status.desired_error =
+                first.map(|p| format!("{} error(s), first: {p}", validation.errors()));
+        }
+        Err(error) => status.desired_error = Some(error.to_string()),
+    }
+    let Some(desired) = last_good.as_ref() else {
+        return status;
+    };
+    for (resource, spec) in desired.gluster_volumes() {
+        let mut volume = VolumeStatus {
+            volume: resource.name().to_string(),
+            mount_point: spec.mount_point.clone(),
+            ..VolumeStatus::default()
+        };
+        if let Err(error) = converge_volume(
+            options,
+            desired,
+            resource.name(),
+            spec,
+            &status.hostname,
+            &mut volume,
+        )
+        .await
+        {
+            tracing::warn!(volume = resource.name(), %error, "agent could not converge");
+            volume.last_error = Some(error);
+        }
+        for action in &volume.actions {
+            tracing::info!(volume = resource.name(), action = %action, "agent");
+        }
+        status.volumes.push(volume);
+    }
+    status
+}
+
+async fn converge_volume(
+    options: &AgentOptions,
+    desired: &Desired,
+    name: &str,
+    spec: &GlusterVolumeSpec,
+    local: &str,
+    status: &mut VolumeStatus,
+) -> Result<(), String> {
+    let mount_point = Path::new(&spec.mount_point);
+    // gluster creates a brick's own directory but not its parents, and only a host can
+    // make them: every brick of this host gets its directory first.
+    for brick in spec.bricks.iter().filter(|b| b.node == local) {
+        let path = Path::new(&brick.path);
+        if !path.is_dir() {
+            std::fs::create_dir_all(path).map_err(|e| format!("mkdir {}: {e}", brick.path))?;
+            status
+                .actions
+                .push(format!("created brick directory {}", brick.path));
+        }
+    }
+    let brick_hosts: Vec<&str> = spec.bricks.iter().map(|b| b.node.as_str()).collect();
+    let (server, backups) = mounts::servers(local, &brick_hosts);
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+    match mounts::find(&mountinfo, mount_point) {
+        Some(mount) if mount.volume == name && mount.server == server => {}
+        Some(mount) => {
+            status.actions.push(format!(
+                "drift: mounted from {}:/{}, not {server}:/{name}: remounting",
+                mount.server, mount.volume
+            ));
+            run("umount", &[&spec.mount_point]).await?;
+            mount_volume(&server, name, mount_point, &backups).await?;
+            status.actions.push(format!("mounted from {server}"));
+        }
+        None if mounts::is_mount_point(&mountinfo, mount_point) => {
+            return Err(format!(
+                "{} is mounted, but not from GlusterFS: left alone",
+                spec.mount_point
+            ));
+        }
+        None => {
+            std::fs::create_dir_all(mount_point)
+                .map_err(|e| format!("mkdir {}: {e}", spec.mount_point))?;
+            mount_volume(&server, name, mount_point, &backups).await?;
+            status.actions.push(format!("mounted from {server}"));
+        }
+    }
+    status.mounted = true;
+    status.server = Some(server.clone());
+    status.free_bytes = rustix::fs::statvfs(mount_point)
+        .ok()
+        .map(|s| s.f_bavail * s.f_frsize);
+
+    if options.manage_fstab {
+        let line = mounts::fstab_line(&server, name, mount_point, &backups);
+        let current = std::fs::read_to_string(&options.fstab).unwrap_or_default();
+        let wanted = mounts::with_fstab_line(&current, mount_point, &line);
+        if wanted != current {
+            std::fs::write(&options.fstab, wanted)
+                .map_err(|e| format!("{}: {e}", options.fstab.display()))?;
+            status.actions.push(format!("fstab: {line}"));
+        }
+    }
+
+    for directory in &spec.directories {
+        let path = mount_point.join(&directory.path);
+        ensure_directory(
+            &path,
+            directory.owner.as_deref(),
+            directory.mode.as_deref(),
+            status,
+        )?;
+    }
+    // Bind sources on the volume must exist too, or the tasks mounting them fail.
+    for (_, service) in desired.services() {
+        for mount in service.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
+            let Some(source) = mount.source.as_deref().map(Path::new) else {
+                continue;
+            };
+            if source.starts_with(mount_point) && !source.exists() && source.extension().is_none() {
+                ensure_directory(source, None, None, status)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn mount_volume(
+    server: &str,
+    volume: &str,
+    mount_point: &Path,
+    backups: &[String],
+) -> Result<(), String> {
+    let source = format!("{server}:/{volume}");
+    let target = mount_point.display().to_string();
+    run(
+        "mount",
+        &[
+            "-t",
+            "glusterfs",
+            "-o",
+            &mounts::options(backups),
+            &source,
+            &target,
+        ],
+    )
+    .await
+}
+
+fn ensure_directory(
+    path: &Path,
+    owner: Option<&str>,
+    mode: Option<&str>,
+    status: &mut VolumeStatus,
+) -> Result<(), String> {
+    if !path.is_dir() {
+        std::fs::create_dir_all(path).map_err(|e| format!("mkdir {}: {e}", path.display()))?;
+        status.actions.push(format!("created {}", path.display()));
+    }
+    let metadata = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(owner) = owner {
+        let (uid, gid) = match owner.split_once(':') {
+            Some((uid, gid)) => (uid.parse().ok(), gid.parse().ok()),
+            None => (owner.parse().ok(), None),
+        };
+        use std::os::unix::fs::MetadataExt;
+        if uid.is_some_and(|u| u != metadata.uid()) || gid.is_some_and(|g| g != metadata.gid()) {
+            std::os::unix::fs::chown(path, uid, gid)
+                .map_err(|e| format!("chown {}: {e}", path.display()))?;
+            status
+                .actions
+                .push(format!("owner of {} set to {owner}", path.display()));
+        }
+    }
+    if let Some(mode) = mode.and_then(|m| u32::from_str_radix(m, 8).ok())
+        && metadata.permissions().mode() & 0o7777 != mode
+    {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("chmod {}: {e}", path.display()))?;
+        status
+            .actions
+            .push(format!("mode of {} set to {mode:04o}", path.display()));
+    }
+    Ok(())
+}
+
+async fn run(program: &str, args: &[&str]) -> Result<(), String> {
+    let output = tokio::process::Command::new(program)
+        .args(args)
+        .output()
+        .await
+        .map_err(|e| format!("{program}: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{program} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// Runs passes every `interval`, serving `/healthz` and `/api/v1/status` on `listen`.
+pub async fn serve(options: AgentOptions, listen: std::net::SocketAddr) -> std::io::Result<()> {
+    let shared = Arc::new(Mutex::new(AgentStatus::default()));
+    let router = axum::Router::new()
+        .route(
+            "/healthz",
+            axum::routing::get({
+                let shared = shared.clone();
+                move || async move {
+                    let healthy = shared.lock().map(|s| s.healthy()).unwrap_or(false);
+                    if healthy {
+                        (axum::http::StatusCode::OK, "ok\n")
+                    } else {
+                        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "degraded\n")
+                    }
+                }
+            }),
+        )
+        .route(
+            "/api/v1/status",
+            axum::routing::get({
+                let shared = shared.clone();
+                move || async move {
+                    let status = shared.lock().map(|s| s.clone()).unwrap_or_default();
+                    axum::Json(status)
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(%listen, "agent listening");
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let mut last_good = None;
+    loop {
+        let status = reconcile(&options, &mut last_good).await;
+        if let Ok(mut shared) = shared.lock() {
+            *shared = status;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(options.interval) => {}
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    server.abort();
+    Ok(())
+}
