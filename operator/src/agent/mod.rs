@@ -277,37 +277,38 @@ async fn run(program: &str, args: &[&str]) -> Result<(), String> {
     }
 }
 
-/// Runs passes every `interval`, serving `/healthz` and `/api/v1/status` on `listen`.
-pub async fn serve(options: AgentOptions, listen: std::net::SocketAddr) -> std::io::Result<()> {
-    let shared = Arc::new(Mutex::new(AgentStatus::default()));
-    let router = axum::Router::new()
+/// The status endpoints over the latest pass: `/healthz` (200 `ok` when every volume is
+/// mounted and desired-state loads, 503 `degraded` otherwise) and `/api/v1/status` (JSON).
+pub fn router(shared: Arc<Mutex<AgentStatus>>) -> axum::Router {
+    let health = shared.clone();
+    axum::Router::new()
         .route(
             "/healthz",
-            axum::routing::get({
-                let shared = shared.clone();
-                move || async move {
-                    let healthy = shared.lock().map(|s| s.healthy()).unwrap_or(false);
-                    if healthy {
-                        (axum::http::StatusCode::OK, "ok\n")
-                    } else {
-                        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "degraded\n")
-                    }
+            axum::routing::get(move || async move {
+                let healthy = health.lock().map(|s| s.healthy()).unwrap_or(false);
+                if healthy {
+                    (axum::http::StatusCode::OK, "ok\n")
+                } else {
+                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, "degraded\n")
                 }
             }),
         )
         .route(
             "/api/v1/status",
-            axum::routing::get({
-                let shared = shared.clone();
-                move || async move {
-                    let status = shared.lock().map(|s| s.clone()).unwrap_or_default();
-                    axum::Json(status)
-                }
+            axum::routing::get(move || async move {
+                let status = shared.lock().map(|s| s.clone()).unwrap_or_default();
+                axum::Json(status)
             }),
-        );
+        )
+}
+
+/// Runs passes every `interval`, serving [`router`] on `listen`, until Ctrl-C / SIGINT.
+pub async fn serve(options: AgentOptions, listen: std::net::SocketAddr) -> std::io::Result<()> {
+    let shared = Arc::new(Mutex::new(AgentStatus::default()));
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(%listen, "agent listening");
-    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let app = router(shared.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let mut last_good = None;
     loop {
         let status = reconcile(&options, &mut last_good).await;
@@ -321,4 +322,54 @@ pub async fn serve(options: AgentOptions, listen: std::net::SocketAddr) -> std::
     }
     server.abort();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get(address: std::net::SocketAddr, path: &str) -> String {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    }
+
+    #[tokio::test]
+    async fn status_endpoints_answer_with_the_latest_pass() {
+        let shared = Arc::new(Mutex::new(AgentStatus {
+            hostname: "node2".into(),
+            volumes: vec![VolumeStatus {
+                volume: "storage".into(),
+                mount_point: "/data/storage".into(),
+                mounted: false,
+                last_error: Some("mount failed".into()),
+                ..VolumeStatus::default()
+            }],
+            desired_error: None,
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(axum::serve(listener, router(shared.clone())).into_future());
+
+        let health = get(address, "/healthz").await;
+        assert!(health.starts_with("HTTP/1.1 503"), "{health}");
+        assert!(health.ends_with("degraded\n"), "{health}");
+        let status = get(address, "/api/v1/status").await;
+        let body = status.split("\r\n\r\n").nth(1).unwrap();
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(json["volumes"][0]["last_error"], "mount failed");
+        assert_eq!(json["hostname"], "node2");
+
+        shared.lock().unwrap().volumes[0] = VolumeStatus {
+            mounted: true,
+            ..VolumeStatus::default()
+        };
+        let health = get(address, "/healthz").await;
+        assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+        server.abort();
+    }
 }
