@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use shoal_tests::{Lab, lab, shoal_bin, stderr, stdout};
+use shoal_tests::{Lab, lab, stderr, stdout};
 
 const DESIRED: &str = "apiVersion: shoal/v1alpha1
 kind: GlusterVolume
@@ -22,15 +22,8 @@ spec:
     - {path: wordpress, owner: \"33:33\", mode: \"0750\"}
 ";
 
-fn shoal_on(lab: &Lab, node: &str, args: &[&str]) -> std::process::Output {
-    let bin = shoal_bin();
-    let mut full = vec![bin.to_str().unwrap()];
-    full.extend(args);
-    lab.exec(node, &full)
-}
-
 fn agent_once(lab: &Lab, node: &str, dir: &Path) -> serde_json::Value {
-    let output = shoal_on(lab, node, &["agent", "--once", dir.to_str().unwrap()]);
+    let output = lab.shoal_on(node, &["agent", "--once", dir.to_str().unwrap()]);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -56,11 +49,7 @@ fn the_agent_mounts_from_the_local_server_and_keeps_directories() {
     // Before the volume exists, the agents make their bricks' directories and report the
     // mount as failing.
     for node in ["node1", "node2", "node3"] {
-        let output = shoal_on(
-            &lab,
-            node,
-            &["agent", "--once", dir.path().to_str().unwrap()],
-        );
+        let output = lab.shoal_on(node, &["agent", "--once", dir.path().to_str().unwrap()]);
         assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
         let status: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
         assert_eq!(
@@ -69,7 +58,7 @@ fn the_agent_mounts_from_the_local_server_and_keeps_directories() {
         );
         assert_eq!(status["volumes"][0]["mounted"], false);
     }
-    let applied = shoal_on(&lab, "node1", &["apply", dir.path().to_str().unwrap()]);
+    let applied = lab.shoal_on("node1", &["apply", dir.path().to_str().unwrap()]);
     assert_eq!(applied.status.code(), Some(0), "{}", stdout(&applied));
 
     for node in ["node1", "node2", "node3"] {

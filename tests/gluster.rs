@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use shoal_tests::{Lab, lab, shoal_bin, stderr, stdout};
+use shoal_tests::{Lab, lab, stderr, stdout};
 
 const VOLUME: &str = "apiVersion: shoal/v1alpha1
 kind: GlusterVolume
@@ -29,10 +29,7 @@ fn remove_volume(lab: &Lab) {
 
 /// Runs shoal inside node1, where `gluster` talks to node1's glusterd.
 fn shoal_on_node1(lab: &Lab, args: &[&str]) -> std::process::Output {
-    let bin = shoal_bin();
-    let mut full = vec![bin.to_str().unwrap()];
-    full.extend(args);
-    lab.exec("node1", &full)
+    lab.shoal_on("node1", args)
 }
 
 fn write_desired(dir: &Path, text: &str) {

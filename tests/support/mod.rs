@@ -227,6 +227,14 @@ impl Lab {
             .expect("lab exec runs")
     }
 
+    /// Runs `shoal ARGS` inside a lab host (as on that host: its engine, its glusterd).
+    pub fn shoal_on(&self, node: &str, args: &[&str]) -> Output {
+        let bin = shoal_bin();
+        let mut full = vec![bin.to_str().expect("a UTF-8 path")];
+        full.extend(args);
+        self.exec(node, &full)
+    }
+
     /// Unmounts, stops and deletes a Gluster volume and its bricks (node1..3), if there.
     pub fn remove_gluster_volume(&self, name: &str, mount_point: &str, brick: &str) {
         for node in ["node1", "node2", "node3"] {
