@@ -120,3 +120,115 @@ fn the_agent_mounts_from_the_local_server_and_keeps_directories() {
 
     lab.remove_gluster_volume("storage", "/data/storage", "/data/bricks/storage");
 }
+
+const READER: &str = "apiVersion: shoal/v1alpha1
+kind: Service
+metadata:
+  name: reader
+spec:
+  image: lab/tools:1
+  mode: global
+  command: [\"/bin/idle\"]
+  mounts:
+    - {type: bind, source: /data/storage/site, target: /site}
+  resources:
+    limits:
+      memory: 16M
+";
+
+/// Polls `shoal plan` on node1 until its output contains every one of `wanted`; returns
+/// the last output.
+fn plan_until(lab: &Lab, dir: &Path, wanted: &[&str]) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = stdout(&lab.shoal_on("node1", &["plan", dir.to_str().unwrap()]));
+        if wanted.iter().all(|w| text.contains(w)) || std::time::Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn a_service_on_the_volume_waits_until_its_nodes_have_it_mounted() {
+    let lab = lab();
+    lab.reset();
+    lab.remove_gluster_volume("storage", "/data/storage", "/data/bricks/storage");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("storage.yaml"), DESIRED).unwrap();
+    std::fs::write(dir.path().join("reader.yaml"), READER).unwrap();
+    // node2's agent makes its brick's directory once and is not running afterwards.
+    lab.shoal_on("node2", &["agent", "--once", dir.path().to_str().unwrap()]);
+    lab.start_agent("node1", dir.path());
+    lab.start_agent("node3", dir.path());
+
+    let applied = lab.shoal_on("node1", &["apply", dir.path().to_str().unwrap()]);
+    assert_eq!(applied.status.code(), Some(1), "{}", stdout(&applied));
+    assert!(
+        stdout(&applied).contains(
+            "  ! Service/reader: waiting for GlusterVolume/storage to be created and started: \
+             /data/storage/site lies on it\n"
+        ),
+        "{}",
+        stdout(&applied)
+    );
+
+    // The volume exists; node1's and node3's agents mount it, node2 has no agent.
+    let text = plan_until(
+        &lab,
+        dir.path(),
+        &[
+            "GlusterVolume/storage on node1: mounted from node1",
+            "GlusterVolume/storage on node3: mounted from node3",
+        ],
+    );
+    assert!(
+        text.contains(
+            "  ! Service/reader: waiting for GlusterVolume/storage to be mounted on node2 \
+             (agent unreachable): /data/storage/site lies on it\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  GlusterVolume/storage on node2: agent at http://10.213.0.12:9851/api/v1/status \
+             unreachable: Connection refused"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        lab.docker_unchecked(&["service", "inspect", "reader"])
+            .status
+            .code(),
+        Some(1),
+        "the service must not exist before the gate opens"
+    );
+
+    // With node2's agent running, the gate opens and the service runs on all three.
+    lab.start_agent("node2", dir.path());
+    plan_until(
+        &lab,
+        dir.path(),
+        &["GlusterVolume/storage on node2: mounted from node2"],
+    );
+    let applied = lab.shoal_on("node1", &["apply", dir.path().to_str().unwrap()]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stdout(&applied));
+    assert_eq!(lab.service_field("reader", "{{.Spec.Mode.Global}}"), "{}");
+    // A file written on node1 is read inside reader's task on node2.
+    lab.exec(
+        "node1",
+        &["sh", "-c", "echo from-node1 > /data/storage/site/hello"],
+    );
+    let read = lab.exec(
+        "node2",
+        &[
+            "sh",
+            "-c",
+            "docker exec $(docker ps -q --filter label=com.docker.swarm.service.name=reader) cat /site/hello",
+        ],
+    );
+    assert_eq!(stdout(&read).trim(), "from-node1", "{}", stderr(&read));
+
+    lab.reset();
+    lab.remove_gluster_volume("storage", "/data/storage", "/data/bricks/storage");
+}

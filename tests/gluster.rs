@@ -1,7 +1,8 @@
 //! GlusterVolume reconciled in the lab: shoal runs on node1 (a pool member, as it must:
 //! gluster's `--remote-host` cannot change anything), creates and starts the volume, sets
-//! its options, corrects an option changed by hand, refuses to shrink it, and reports a
-//! crashed node as degraded without any destructive action.
+//! its options, corrects an option changed by hand, refuses to shrink it, reports a
+//! crashed node as degraded without any destructive action, and shows the heal that
+//! follows the node's return until nothing is pending.
 
 use std::path::Path;
 
@@ -140,8 +141,62 @@ fn a_volume_is_created_kept_in_shape_and_never_shrunk() {
         !text.contains("will be"),
         "a degraded volume must not be changed:\n{text}"
     );
+
+    // Writes while node3 is down leave entries for the self-heal daemon.
+    let mount = lab.exec(
+        "node1",
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /data/storage && mount -t glusterfs node1:/storage /data/storage",
+        ],
+    );
+    assert!(mount.status.success(), "{}", stderr(&mount));
+    let write = lab.exec(
+        "node1",
+        &[
+            "sh",
+            "-c",
+            "for i in 1 2 3 4 5; do echo $i > /data/storage/during-crash-$i; done",
+        ],
+    );
+    assert!(write.status.success(), "{}", stderr(&write));
+    let pending = heal_pending(&stdout(&shoal_on_node1(&lab, &["plan", path])));
+    assert!(pending.is_some_and(|n| n > 0), "heal pending: {pending:?}");
+
+    // node3 back: its bricks come online and the self-heal daemon copies what it missed.
     drop(_restore);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let healthy = "GlusterVolume/storage: healthy: 3/3 bricks online, 0 entries pending heal";
+    let mut seen = Vec::new();
+    loop {
+        let planned = shoal_on_node1(&lab, &["plan", path]);
+        text = stdout(&planned);
+        seen.push(heal_pending(&text));
+        if text.contains(healthy) || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    assert!(
+        text.contains(healthy),
+        "{text}\nheal pending seen: {seen:?}"
+    );
+    assert_eq!(
+        stdout(&lab.exec("node3", &["cat", "/data/bricks/storage/during-crash-5"])).trim(),
+        "5",
+        "the self-heal daemon copies what node3 missed onto its brick"
+    );
     remove_volume(&lab);
+}
+
+/// The pending-heal count a plan's storage line shows.
+fn heal_pending(plan: &str) -> Option<u64> {
+    let line = plan
+        .lines()
+        .find(|l| l.contains("GlusterVolume/storage: "))?;
+    let (head, _) = line.split_once(" entries pending heal")?;
+    head.rsplit(' ').next()?.parse().ok()
 }
 
 /// Restores a crashed lab node when dropped.

@@ -55,6 +55,23 @@ impl Source {
     }
 }
 
+/// Where the agents serve their status.
+#[derive(Args)]
+struct Agents {
+    /// The port every node's agent serves /api/v1/status on, at the node's swarm address.
+    #[arg(long, default_value_t = 9851)]
+    agent_port: u16,
+    /// Do not ask the agents: services wait only for their volume to be started.
+    #[arg(long)]
+    no_agents: bool,
+}
+
+impl Agents {
+    fn port(&self) -> Option<u16> {
+        (!self.no_agents).then_some(self.agent_port)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check a desired-state directory and report every problem with file:line:col.
@@ -63,6 +80,8 @@ enum Command {
     Plan {
         #[command(flatten)]
         source: Source,
+        #[command(flatten)]
+        agents: Agents,
         /// Print the plan as JSON (shape: docs/plan-json.md).
         #[arg(long)]
         json: bool,
@@ -71,6 +90,8 @@ enum Command {
     Apply {
         #[command(flatten)]
         source: Source,
+        #[command(flatten)]
+        agents: Agents,
         /// Return once the changes are sent, without waiting for tasks.
         #[arg(long)]
         no_wait: bool,
@@ -92,8 +113,9 @@ enum Command {
         /// One pass, print the status as JSON, exit 0 when healthy and 1 otherwise.
         #[arg(long)]
         once: bool,
-        /// Where to serve /healthz and /api/v1/status.
-        #[arg(long, default_value = "127.0.0.1:9851")]
+        /// Where to serve /healthz and /api/v1/status. shoal plan and apply read it at
+        /// the node's swarm address.
+        #[arg(long, default_value = "0.0.0.0:9851")]
         listen: std::net::SocketAddr,
         /// Time between passes.
         #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
@@ -136,11 +158,19 @@ fn main() -> miette::Result<ExitCode> {
         Command::Validate(source) => {
             u8::from(!commands::validate::run(&source.dir, &source.options())?)
         }
-        Command::Plan { source, json } => {
-            runtime.block_on(commands::plan::run(&source.dir, &source.options(), json))?
-        }
+        Command::Plan {
+            source,
+            agents,
+            json,
+        } => runtime.block_on(commands::plan::run(
+            &source.dir,
+            &source.options(),
+            agents.port(),
+            json,
+        ))?,
         Command::Apply {
             source,
+            agents,
             no_wait,
             timeout,
             allow_mass_prune,
@@ -152,6 +182,7 @@ fn main() -> miette::Result<ExitCode> {
                 timeout,
                 allow_mass_prune,
                 revision,
+                agent_port: agents.port(),
             };
             runtime.block_on(commands::apply::run(&source.dir, &options))?
         }

@@ -134,6 +134,7 @@ impl Lab {
 
     /// [`Lab::reset`] that reports failure instead of panicking (safe in `Drop`).
     pub fn try_reset(&self) -> Result<(), String> {
+        self.stop_agents();
         let run = |args: &[&str]| -> Result<String, String> {
             let output = self.docker_unchecked(args);
             if output.status.success() {
@@ -235,8 +236,33 @@ impl Lab {
         self.exec(node, &full)
     }
 
+    /// Starts `shoal agent DIR` as a service of `node` (`lab start`), serving its status
+    /// on the node's :9851 and making a pass every second.
+    pub fn start_agent(&self, node: &str, dir: &Path) {
+        let bin = shoal_bin();
+        let output = Command::new(repo_root().join("deploy/lab/lab"))
+            .args(["start", node, "shoal-agent", "--"])
+            .arg(bin)
+            .args(["--log-level", "info", "agent", "--interval", "1s"])
+            .arg(dir)
+            .output()
+            .expect("lab start runs");
+        assert!(output.status.success(), "lab start: {}", stderr(&output));
+    }
+
+    /// Stops the agents [`Lab::start_agent`] started, on every node.
+    pub fn stop_agents(&self) {
+        for node in ["node1", "node2", "node3"] {
+            let _ = Command::new(repo_root().join("deploy/lab/lab"))
+                .args(["stop", node, "shoal-agent"])
+                .output();
+        }
+    }
+
     /// Unmounts, stops and deletes a Gluster volume and its bricks (node1..3), if there.
+    /// Stops the agents first, which would mount it again.
     pub fn remove_gluster_volume(&self, name: &str, mount_point: &str, brick: &str) {
+        self.stop_agents();
         for node in ["node1", "node2", "node3"] {
             self.exec(node, &["umount", mount_point]);
         }

@@ -5,6 +5,7 @@
 //! makes a brick's last directory only), and every declared directory (and every bind
 //! source on the volume) exists with its owner and mode. Status is served over HTTP.
 
+pub mod client;
 pub mod mounts;
 
 use std::os::unix::fs::PermissionsExt;
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::commands::validate::{ValidateOptions, validate_dir};
 use crate::resources::Desired;
@@ -30,7 +31,7 @@ pub struct AgentOptions {
 }
 
 /// The state of one volume on this host.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct VolumeStatus {
     pub volume: String,
     pub mount_point: String,
@@ -44,7 +45,7 @@ pub struct VolumeStatus {
 }
 
 /// Everything the agent reports.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentStatus {
     pub hostname: String,
     pub volumes: Vec<VolumeStatus>,

@@ -23,11 +23,13 @@ pub struct ApplyOptions {
     pub allow_mass_prune: bool,
     /// The source revision to record on every object.
     pub revision: Option<String>,
+    /// The port the agents serve their status on; `None`: agents are not asked.
+    pub agent_port: Option<u16>,
 }
 
 /// Runs `shoal apply`; returns the exit code (0 converged, 1 anything else).
 pub async fn run(dir: &Path, options: &ApplyOptions) -> miette::Result<u8> {
-    let Some(prepared) = prepare(dir, &options.validate).await? else {
+    let Some(prepared) = prepare(dir, &options.validate, options.agent_port).await? else {
         return Ok(1);
     };
     let (desired, live, plan) = (&prepared.validation.desired, &prepared.live, &prepared.plan);

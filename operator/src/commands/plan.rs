@@ -6,6 +6,7 @@ use std::path::Path;
 
 use bollard::Docker;
 
+use crate::agent::client as agent_client;
 use crate::commands::validate::{self, ValidateOptions, Validation};
 use crate::gluster::{self, cli::GlusterCli};
 use crate::plan::{self, Plan};
@@ -20,9 +21,17 @@ pub struct Prepared {
     pub plan: Plan,
 }
 
-/// Validates `dir` (printing its problems), then observes the swarm and plans. `None`
-/// when desired-state has errors: nothing may be planned from it.
-pub async fn prepare(dir: &Path, options: &ValidateOptions) -> miette::Result<Option<Prepared>> {
+/// How long an agent may take to answer before its node counts as unreachable.
+const AGENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Validates `dir` (printing its problems), then observes the swarm, GlusterFS and the
+/// agents on `agent_port` (`None`: agents are not asked), and plans. `None` when
+/// desired-state has errors: nothing may be planned from it.
+pub async fn prepare(
+    dir: &Path,
+    options: &ValidateOptions,
+    agent_port: Option<u16>,
+) -> miette::Result<Option<Prepared>> {
     let validation =
         validate::validate_dir(dir, options).map_err(|error| miette::miette!("{error}"))?;
     validate::print_problems(&validation);
@@ -47,6 +56,9 @@ pub async fn prepare(dir: &Path, options: &ValidateOptions) -> miette::Result<Op
             .await
             .map_err(|e| miette::miette!("cannot observe GlusterFS: {e}"))?;
         live.gluster = Some(Ok(pool));
+        if let Some(port) = agent_port {
+            live.agents = Some(agent_client::observe(&live.nodes, port, AGENT_TIMEOUT).await);
+        }
     }
     let plan = plan::plan(&validation.desired, &live);
     Ok(Some(Prepared {
@@ -58,8 +70,13 @@ pub async fn prepare(dir: &Path, options: &ValidateOptions) -> miette::Result<Op
 }
 
 /// Runs `shoal plan`; returns the exit code.
-pub async fn run(dir: &Path, options: &ValidateOptions, json: bool) -> miette::Result<u8> {
-    let Some(prepared) = prepare(dir, options).await? else {
+pub async fn run(
+    dir: &Path,
+    options: &ValidateOptions,
+    agent_port: Option<u16>,
+    json: bool,
+) -> miette::Result<u8> {
+    let Some(prepared) = prepare(dir, options, agent_port).await? else {
         return Ok(1);
     };
     let plan = &prepared.plan;

@@ -7,6 +7,7 @@
 
 pub mod gluster;
 pub mod render;
+pub mod storage_gate;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -69,6 +70,8 @@ pub struct Plan {
     pub not_managed: Vec<NotManaged>,
     /// Health of every GlusterVolume that exists.
     pub storage: Vec<gluster::StorageHealth>,
+    /// Every volume's mount on every node, from the agents (empty when not asked).
+    pub mounts: Vec<storage_gate::NodeMount>,
 }
 
 impl Plan {
@@ -116,6 +119,9 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
             let (changes, health) = gluster::plan(desired, pool);
             plan.changes.extend(changes);
             plan.storage = health;
+            if let Some(agents) = &live.agents {
+                plan.mounts = storage_gate::node_mounts(desired, agents);
+            }
         }
         unobserved => {
             let reason = match unobserved {
@@ -328,7 +334,7 @@ fn plan_services(desired: &Desired, live: &Live, plan: &mut Plan) {
             }
             Err(error) => Some(error.to_string()),
         }
-        .or_else(|| storage_gate(desired, live, spec));
+        .or_else(|| storage_gate::storage_gate(desired, live, spec));
         let desired_fields = flat(&diff::canonical(spec));
         match live.service(&name) {
             None => plan.changes.push(Change {
@@ -378,42 +384,6 @@ fn plan_services(desired: &Desired, live: &Live, plan: &mut Plan) {
             }
         }
     }
-}
-
-/// The dependency gate: a service that bind-mounts from a GlusterVolume waits until the
-/// volume exists and is started, so its tasks do not fail on a missing path. Only when
-/// GlusterFS was observed: elsewhere nothing is known, and nothing is held back.
-fn storage_gate(
-    desired: &Desired,
-    live: &Live,
-    spec: &crate::resources::ServiceSpec,
-) -> Option<String> {
-    let Some(Ok(pool)) = &live.gluster else {
-        return None;
-    };
-    let sources = spec
-        .mounts
-        .iter()
-        .filter(|m| m.kind == crate::resources::service::MountKind::Bind)
-        .filter_map(|m| m.source.as_deref());
-    for source in sources {
-        let Some((volume, _)) = desired
-            .gluster_volumes()
-            .find(|(_, v)| std::path::Path::new(source).starts_with(&v.mount_point))
-        else {
-            continue;
-        };
-        let started = pool
-            .volume(volume.name())
-            .is_some_and(|v| v.status == "Started");
-        if !started {
-            return Some(format!(
-                "waiting for {} to be created and started: {source} lies on it",
-                volume.id()
-            ));
-        }
-    }
-    None
 }
 
 fn flat(map: &serde_json::Map<String, serde_json::Value>) -> BTreeMap<String, serde_json::Value> {

@@ -69,7 +69,7 @@ pub fn text(plan: &Plan, colour: bool) -> String {
             out.push_str(&format!("  {}/{}\n", object.kind, object.name));
         }
     }
-    if !plan.storage.is_empty() {
+    if !plan.storage.is_empty() || !plan.mounts.is_empty() {
         out.push_str("\nStorage health:\n");
         for volume in &plan.storage {
             let state = if volume.is_degraded() {
@@ -88,6 +88,12 @@ pub fn text(plan: &Plan, colour: bool) -> String {
                 ));
             }
             out.push('\n');
+        }
+        for mount in &plan.mounts {
+            out.push_str(&format!(
+                "  GlusterVolume/{} on {}: {}\n",
+                mount.volume, mount.node, mount.detail
+            ));
         }
     }
     if !plan.not_managed.is_empty() {
@@ -152,6 +158,7 @@ struct JsonPlan<'a> {
     unmanaged: &'a [super::Unmanaged],
     not_managed: &'a [super::NotManaged],
     storage: &'a [super::gluster::StorageHealth],
+    mounts: &'a [super::storage_gate::NodeMount],
     summary: JsonSummary,
 }
 
@@ -172,6 +179,7 @@ pub fn json(plan: &Plan) -> String {
         unmanaged: &plan.unmanaged,
         not_managed: &plan.not_managed,
         storage: &plan.storage,
+        mounts: &plan.mounts,
         summary: JsonSummary {
             create: plan.count(Action::Create),
             update: plan.count(Action::Update),

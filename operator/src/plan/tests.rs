@@ -287,3 +287,111 @@ fn a_service_on_a_gluster_volume_waits_until_the_volume_is_started() {
         plan.changes
     );
 }
+
+fn agent_report(node: &str, mounted: bool) -> crate::agent::AgentStatus {
+    crate::agent::AgentStatus {
+        hostname: node.into(),
+        volumes: vec![crate::agent::VolumeStatus {
+            volume: "storage".into(),
+            mount_point: "/data/storage".into(),
+            mounted,
+            server: mounted.then(|| node.to_string()),
+            free_bytes: mounted.then_some(3 << 29),
+            last_error: (!mounted).then(|| "mount: Transport endpoint is not connected".into()),
+            ..Default::default()
+        }],
+        desired_error: None,
+    }
+}
+
+#[test]
+fn a_service_on_a_gluster_volume_waits_until_its_nodes_have_it_mounted() {
+    use crate::gluster::observe::{GlusterLive, VolumeState};
+    let example = validate_dir(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../desired-state"),
+        &ValidateOptions::default(),
+    )
+    .unwrap()
+    .desired;
+    let mut live = recorded("applied");
+    live.services.clear();
+    live.gluster = Some(Ok(GlusterLive {
+        volumes: vec![VolumeState {
+            name: "storage".into(),
+            status: "Started".into(),
+            replica: 3,
+            arbiter: 0,
+            bricks: vec![],
+            options: Default::default(),
+            bricks_online: None,
+            heal_pending: 0,
+            split_brain: 0,
+        }],
+        ..GlusterLive::default()
+    }));
+    live.agents = Some(
+        [
+            ("node1".to_string(), Ok(agent_report("node1", true))),
+            ("node2".to_string(), Ok(agent_report("node2", false))),
+            (
+                "node3".to_string(),
+                Err("agent at http://10.213.0.13:9851/api/v1/status unreachable: Connection refused".into()),
+            ),
+        ]
+        .into(),
+    );
+    let waiting_plan = plan(&example, &live);
+    let waiting: Vec<(&str, &str)> = waiting_plan
+        .changes
+        .iter()
+        .filter_map(|c| Some((c.name.as_str(), c.blocked.as_deref()?)))
+        .filter(|(_, why)| why.starts_with("waiting"))
+        .collect();
+    let why = "waiting for GlusterVolume/storage to be mounted on node2 (not mounted), node3 \
+               (agent unreachable): /data/storage/wordpress lies on it";
+    assert_eq!(waiting, [("fileserver", why), ("http", why)]);
+    let text = render::text(&waiting_plan, false);
+    assert!(
+        text.contains(
+            "  GlusterVolume/storage on node1: mounted from node1, 1.5 GiB free\n  \
+             GlusterVolume/storage on node2: not mounted: mount: Transport endpoint is not connected\n  \
+             GlusterVolume/storage on node3: agent at http://10.213.0.13:9851/api/v1/status unreachable: Connection refused\n"
+        ),
+        "{text}"
+    );
+
+    // A service pinned to node1 needs the mount there only.
+    let mut pinned = example.clone();
+    for resource in &mut pinned.resources {
+        if let crate::resources::Spec::Service(spec) = &mut resource.spec
+            && resource.metadata.name == "http"
+        {
+            spec.placement.get_or_insert_default().constraints =
+                vec!["node.labels.db == true".into()];
+        }
+    }
+    let pinned_plan = plan(&pinned, &live);
+    let http = pinned_plan
+        .changes
+        .iter()
+        .find(|c| c.name == "http")
+        .unwrap();
+    assert_eq!(http.blocked, None);
+
+    // Mounted everywhere: nothing waits.
+    live.agents = Some(
+        ["node1", "node2", "node3"]
+            .map(|n| (n.to_string(), Ok(agent_report(n, true))))
+            .into(),
+    );
+    let ready_plan = plan(&example, &live);
+    assert!(
+        ready_plan.changes.iter().all(|c| !c
+            .blocked
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("waiting")),
+        "{:?}",
+        ready_plan.changes
+    );
+}

@@ -95,6 +95,48 @@ fn parse_key(key: &str) -> Option<ConstraintKey> {
     })
 }
 
+/// What a constraint can be evaluated against: one node as the scheduler sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeFacts {
+    pub id: String,
+    pub hostname: String,
+    pub role: String,
+    pub os: String,
+    pub arch: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub engine_labels: std::collections::BTreeMap<String, String>,
+}
+
+impl Constraint {
+    /// Whether `node` meets the constraint, as swarm's scheduler decides it: a missing
+    /// label equals nothing (so `!=` holds), and values compare case-insensitively except
+    /// label values.
+    pub fn matches(&self, node: &NodeFacts) -> bool {
+        let (actual, exact) = match &self.key {
+            ConstraintKey::NodeId => (Some(node.id.as_str()), false),
+            ConstraintKey::NodeHostname => (Some(node.hostname.as_str()), false),
+            ConstraintKey::NodeRole => (Some(node.role.as_str()), false),
+            ConstraintKey::NodePlatformOs => (Some(node.os.as_str()), false),
+            ConstraintKey::NodePlatformArch => (Some(node.arch.as_str()), false),
+            ConstraintKey::NodeLabel(name) => (node.labels.get(name).map(String::as_str), true),
+            ConstraintKey::EngineLabel(name) => {
+                (node.engine_labels.get(name).map(String::as_str), true)
+            }
+        };
+        let equal = actual.is_some_and(|actual| {
+            if exact {
+                actual == self.value
+            } else {
+                actual.eq_ignore_ascii_case(&self.value)
+            }
+        });
+        match self.op {
+            ConstraintOp::Equal => equal,
+            ConstraintOp::NotEqual => !equal,
+        }
+    }
+}
+
 impl fmt::Display for Constraint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let key = match &self.key {
@@ -117,6 +159,35 @@ impl fmt::Display for Constraint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constraints_match_nodes_as_the_scheduler_does() {
+        let node = NodeFacts {
+            id: "abc".into(),
+            hostname: "node2".into(),
+            role: "worker".into(),
+            os: "linux".into(),
+            arch: "x86_64".into(),
+            labels: [("tier".to_string(), "Back".to_string())].into(),
+            engine_labels: Default::default(),
+        };
+        let table = [
+            ("node.hostname == node2", true),
+            ("node.hostname == NODE2", true),
+            ("node.hostname != node2", false),
+            ("node.role == manager", false),
+            ("node.labels.tier == Back", true),
+            ("node.labels.tier == back", false),
+            ("node.labels.db == true", false),
+            ("node.labels.db != true", true),
+            ("engine.labels.x != y", true),
+            ("node.platform.os == linux", true),
+        ];
+        for (text, expected) in table {
+            let constraint = Constraint::parse(text).unwrap();
+            assert_eq!(constraint.matches(&node), expected, "{text}");
+        }
+    }
 
     #[test]
     fn valid_constraints_parse_and_render_canonically() {

@@ -71,6 +71,7 @@ pub async fn observe(docker: &Docker) -> Result<Live, EngineError> {
         networks: networks.map_err(EngineError::call("listing networks"))?,
         secrets: secrets.map_err(EngineError::call("listing secrets"))?,
         gluster: None,
+        agents: None,
     })
 }
 

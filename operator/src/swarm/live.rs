@@ -18,6 +18,9 @@ pub struct Live {
     /// The GlusterFS pool, when desired-state has volumes: observed, or why it could not be.
     #[serde(skip)]
     pub gluster: Option<Result<crate::gluster::observe::GlusterLive, String>>,
+    /// What the agents on the nodes report, when they were asked.
+    #[serde(skip)]
+    pub agents: Option<crate::agent::client::AgentReports>,
 }
 
 impl Live {
@@ -38,6 +41,7 @@ impl Live {
             networks: read(dir, "networks.json")?,
             secrets: read(dir, "secrets.json")?,
             gluster: None,
+            agents: None,
         })
     }
 

@@ -1,0 +1,199 @@
+//! The storage dependency gate: a service that bind-mounts from a GlusterVolume is not
+//! created or updated until the volume is started and mounted on every node its tasks
+//! may land on (its candidate nodes), as the agents on those nodes report. Also the
+//! per-node mount state every plan shows. Pure.
+
+use serde::Serialize;
+
+use crate::agent::client::AgentReports;
+use crate::resources::constraint::{Constraint, NodeFacts};
+use crate::resources::service::MountKind;
+use crate::resources::{Desired, ServiceSpec};
+use crate::swarm::live::Live;
+
+/// The state of one volume's mount on one node, from that node's agent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NodeMount {
+    pub volume: String,
+    pub node: String,
+    /// `None` when the agent could not be read.
+    pub mounted: Option<bool>,
+    /// `mounted from node1, 9.1 GiB free`, `not mounted: ...`, `agent unreachable: ...`.
+    pub detail: String,
+}
+
+/// The mount of every desired volume on every node an agent was asked on.
+pub fn node_mounts(desired: &Desired, agents: &AgentReports) -> Vec<NodeMount> {
+    let mut mounts = Vec::new();
+    for (resource, _) in desired.gluster_volumes() {
+        for (node, report) in agents {
+            let (mounted, detail) = match report {
+                Err(error) => (None, error.clone()),
+                Ok(status) => match status.volumes.iter().find(|v| v.volume == resource.name()) {
+                    Some(v) if v.mounted => {
+                        let server = v.server.as_deref().unwrap_or("?");
+                        let free = v
+                            .free_bytes
+                            .map(|b| format!(", {:.1} GiB free", b as f64 / (1u64 << 30) as f64))
+                            .unwrap_or_default();
+                        (Some(true), format!("mounted from {server}{free}"))
+                    }
+                    Some(v) => (
+                        Some(false),
+                        format!(
+                            "not mounted: {}",
+                            v.last_error.as_deref().unwrap_or("no error reported")
+                        ),
+                    ),
+                    None => (
+                        Some(false),
+                        match &status.desired_error {
+                            Some(error) => format!("not mounted: {error}"),
+                            None => {
+                                "not mounted: the agent does not know the volume yet".to_string()
+                            }
+                        },
+                    ),
+                },
+            };
+            mounts.push(NodeMount {
+                volume: resource.name().to_string(),
+                node: node.clone(),
+                mounted,
+                detail,
+            });
+        }
+    }
+    mounts
+}
+
+/// Why `spec` must wait for its storage, if it must. Only when GlusterFS was observed:
+/// elsewhere nothing is known, and nothing is held back. Without agents' reports (agents
+/// not asked) the gate is "started" only.
+pub fn storage_gate(desired: &Desired, live: &Live, spec: &ServiceSpec) -> Option<String> {
+    let Some(Ok(pool)) = &live.gluster else {
+        return None;
+    };
+    let sources = spec
+        .mounts
+        .iter()
+        .filter(|m| m.kind == MountKind::Bind)
+        .filter_map(|m| m.source.as_deref());
+    for source in sources {
+        let Some((volume, _)) = desired
+            .gluster_volumes()
+            .find(|(_, v)| std::path::Path::new(source).starts_with(&v.mount_point))
+        else {
+            continue;
+        };
+        let started = pool
+            .volume(volume.name())
+            .is_some_and(|v| v.status == "Started");
+        if !started {
+            return Some(format!(
+                "waiting for {} to be created and started: {source} lies on it",
+                volume.id()
+            ));
+        }
+        let Some(agents) = &live.agents else {
+            continue;
+        };
+        let unmounted: Vec<String> = candidate_nodes(desired, live, spec)
+            .into_iter()
+            .filter_map(|node| match agents.get(&node) {
+                Some(Ok(status))
+                    if status
+                        .volumes
+                        .iter()
+                        .any(|v| v.volume == volume.name() && v.mounted) =>
+                {
+                    None
+                }
+                Some(Ok(_)) => Some(format!("{node} (not mounted)")),
+                Some(Err(_)) | None => Some(format!("{node} (agent unreachable)")),
+            })
+            .collect();
+        if !unmounted.is_empty() {
+            return Some(format!(
+                "waiting for {} to be mounted on {}: {source} lies on it",
+                volume.id(),
+                unmounted.join(", ")
+            ));
+        }
+    }
+    None
+}
+
+/// The hostnames of the nodes the scheduler may put `spec`'s tasks on: ready, active,
+/// and meeting every constraint, with node labels as desired-state sets them (node labels
+/// are applied before services).
+pub fn candidate_nodes(desired: &Desired, live: &Live, spec: &ServiceSpec) -> Vec<String> {
+    let constraints: Vec<Constraint> = spec
+        .placement
+        .as_ref()
+        .map(|p| p.constraints.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|text| Constraint::parse(text).ok())
+        .collect();
+    node_facts(desired, live)
+        .into_iter()
+        .filter(|node| constraints.iter().all(|c| c.matches(node)))
+        .map(|node| node.hostname)
+        .collect()
+}
+
+/// Every ready and active node, as constraints see it.
+fn node_facts(desired: &Desired, live: &Live) -> Vec<NodeFacts> {
+    use bollard::models::{NodeSpecAvailabilityEnum, NodeSpecRoleEnum, NodeState};
+    let mut facts = Vec::new();
+    for node in &live.nodes {
+        let (Some(spec), Some(description)) = (&node.spec, &node.description) else {
+            continue;
+        };
+        let hostname = description.hostname.clone().unwrap_or_default();
+        let desired_node = desired
+            .nodes()
+            .find(|(r, n)| n.hostname.as_deref().unwrap_or(r.name()) == hostname)
+            .map(|(_, n)| n);
+        let ready = node.status.as_ref().and_then(|s| s.state) == Some(NodeState::READY);
+        let active = match desired_node {
+            Some(n) => n.availability == crate::resources::node::Availability::Active,
+            None => spec.availability == Some(NodeSpecAvailabilityEnum::ACTIVE),
+        };
+        if !ready || !active {
+            continue;
+        }
+        let mut labels: std::collections::BTreeMap<String, String> = spec
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        if let Some(n) = desired_node {
+            labels.extend(n.labels.clone());
+        }
+        let platform = description.platform.as_ref();
+        facts.push(NodeFacts {
+            id: node.id.clone().unwrap_or_default(),
+            hostname,
+            role: match spec.role {
+                Some(NodeSpecRoleEnum::MANAGER) => "manager".into(),
+                _ => "worker".into(),
+            },
+            os: platform.and_then(|p| p.os.clone()).unwrap_or_default(),
+            arch: platform
+                .and_then(|p| p.architecture.clone())
+                .unwrap_or_default(),
+            labels,
+            engine_labels: description
+                .engine
+                .as_ref()
+                .and_then(|e| e.labels.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+        });
+    }
+    facts
+}
