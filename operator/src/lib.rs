@@ -6,11 +6,14 @@
 
 pub mod agent;
 pub mod commands;
+pub mod controller;
 pub mod diagnostics;
 pub mod diff;
 pub mod gluster;
+pub mod observe;
 pub mod plan;
 pub mod resources;
 pub mod schema;
+pub mod server;
 pub mod source;
 pub mod swarm;

@@ -15,9 +15,10 @@ use shoal::commands;
     about = "A GitOps operator for Docker Swarm and GlusterFS"
 )]
 struct Cli {
-    /// Log level (or set RUST_LOG for finer filters).
-    #[arg(long, global = true, default_value = "warn")]
-    log_level: String,
+    /// Log level (or set RUST_LOG for finer filters); default info for run and agent,
+    /// whose logs are their events, warn otherwise.
+    #[arg(long, global = true)]
+    log_level: Option<String>,
     /// Log format: human on a terminal, json for log collectors.
     #[arg(long, global = true, value_enum, default_value = "human")]
     log_format: LogFormat,
@@ -127,6 +128,63 @@ enum Command {
         #[arg(long, default_value = "/etc/fstab")]
         fstab: PathBuf,
     },
+    /// The operator: converge desired-state (a directory, watched, or a git repository)
+    /// continuously, correct or report drift, serve status, events and metrics.
+    Run {
+        #[command(flatten)]
+        source: Source,
+        #[command(flatten)]
+        agents: Agents,
+        /// Fetch desired-state from this git repository (any URL git accepts) instead of
+        /// watching DIR.
+        #[arg(long)]
+        git_url: Option<String>,
+        /// Branch, tag or commit to follow (default: the remote's HEAD).
+        #[arg(long)]
+        git_ref: Option<String>,
+        /// Subdirectory of the repository holding desired-state.
+        #[arg(long)]
+        git_path: Option<PathBuf>,
+        /// Time between fetches.
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        git_interval: Duration,
+        /// Where fetched revisions are kept.
+        #[arg(long, default_value = "/var/lib/shoal/git")]
+        git_cache: PathBuf,
+        /// Poll DIR at this interval instead of relying on inotify (network filesystems).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        poll_interval: Option<Duration>,
+        /// Where to serve /healthz, /readyz, /metrics, /api/v1/status and /api/v1/events.
+        #[arg(long, default_value = "127.0.0.1:9850")]
+        listen: std::net::SocketAddr,
+        /// Look at everything this often (with jitter): swarm sends no event for some changes.
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        resync: Duration,
+        /// Quiet time that ends a burst of changes before a reconcile.
+        #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+        debounce: Duration,
+        /// Reconciles running at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Allow deleting more than half of the managed services (or all of them).
+        #[arg(long)]
+        allow_mass_prune: bool,
+        /// The swarm config holding the lease that lets one instance act.
+        #[arg(long, default_value = "shoal-lease")]
+        lease_name: String,
+        /// A lease not renewed for this long is taken over.
+        #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+        lease_ttl: Duration,
+        /// This instance's name in the lease and events (default: HOSTNAME-PID).
+        #[arg(long)]
+        identity: Option<String>,
+    },
+    /// Print the status of a running `shoal run` as a table.
+    Status {
+        /// The instance's address.
+        #[arg(long, default_value = "http://127.0.0.1:9850")]
+        server: String,
+    },
     /// Write the JSON Schema of every resource kind (to stdout without --out).
     Schema {
         /// Directory to write KIND.schema.json files into, e.g. crds/.
@@ -152,7 +210,12 @@ fn init_logging(level: &str, format: LogFormat) {
 
 fn main() -> miette::Result<ExitCode> {
     let cli = Cli::parse();
-    init_logging(&cli.log_level, cli.log_format);
+    let long_running = matches!(cli.command, Command::Run { .. } | Command::Agent { .. });
+    let level = cli
+        .log_level
+        .clone()
+        .unwrap_or_else(|| if long_running { "info" } else { "warn" }.to_string());
+    init_logging(&level, cli.log_format);
     let runtime = tokio::runtime::Runtime::new().map_err(|e| miette::miette!("{e}"))?;
     let code = match cli.command {
         Command::Validate(source) => {
@@ -203,6 +266,60 @@ fn main() -> miette::Result<ExitCode> {
             };
             runtime.block_on(commands::agent::run(options, once, listen))?
         }
+        Command::Run {
+            source,
+            agents,
+            git_url,
+            git_ref,
+            git_path,
+            git_interval,
+            git_cache,
+            poll_interval,
+            listen,
+            resync,
+            debounce,
+            concurrency,
+            allow_mass_prune,
+            lease_name,
+            lease_ttl,
+            identity,
+        } => {
+            use shoal::controller::run::{RunOptions, SourceOptions};
+            let source_options = match git_url {
+                Some(url) => SourceOptions::Git {
+                    git: shoal::source::git::GitSource {
+                        url,
+                        reference: git_ref,
+                        path: git_path,
+                        cache: git_cache,
+                    },
+                    interval: git_interval,
+                },
+                None => SourceOptions::Dir {
+                    dir: source.dir.clone(),
+                    poll: poll_interval,
+                },
+            };
+            let identity = identity.unwrap_or_else(|| {
+                let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+                format!("{}-{}", host.trim(), std::process::id())
+            });
+            let options = RunOptions {
+                source: source_options,
+                validate: source.options(),
+                listen,
+                resync,
+                debounce,
+                concurrency,
+                agent_port: agents.port(),
+                allow_mass_prune,
+                lease_name,
+                lease_ttl,
+                identity,
+            };
+            runtime.block_on(commands::run::run(options))?
+        }
+        Command::Status { server } => runtime.block_on(commands::status::run(&server))?,
         Command::Schema { out } => {
             commands::schema::run(out.as_deref())?;
             0

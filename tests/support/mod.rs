@@ -3,6 +3,8 @@
 //!
 //! A test that needs the lab fails when the lab cannot come up; it never skips.
 
+pub mod operator;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard, OnceLock};

@@ -3,5 +3,7 @@
 pub mod agent;
 pub mod apply;
 pub mod plan;
+pub mod run;
 pub mod schema;
+pub mod status;
 pub mod validate;

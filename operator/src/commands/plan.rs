@@ -6,9 +6,7 @@ use std::path::Path;
 
 use bollard::Docker;
 
-use crate::agent::client as agent_client;
 use crate::commands::validate::{self, ValidateOptions, Validation};
-use crate::gluster::{self, cli::GlusterCli};
 use crate::plan::{self, Plan};
 use crate::swarm::engine;
 use crate::swarm::live::Live;
@@ -20,9 +18,6 @@ pub struct Prepared {
     pub live: Live,
     pub plan: Plan,
 }
-
-/// How long an agent may take to answer before its node counts as unreachable.
-const AGENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Validates `dir` (printing its problems), then observes the swarm, GlusterFS and the
 /// agents on `agent_port` (`None`: agents are not asked), and plans. `None` when
@@ -46,20 +41,9 @@ pub async fn prepare(
     let docker = engine::connect()
         .await
         .map_err(|e| miette::miette!("{e}"))?;
-    let mut live = engine::observe(&docker)
+    let live = crate::observe::observe(&docker, &validation.desired, agent_port)
         .await
         .map_err(|e| miette::miette!("{e}"))?;
-    if validation.desired.gluster_volumes().next().is_some() {
-        // Desired-state has volumes: not seeing them is an error, not a reason to skip them
-        // (and the storage gate of the services on them).
-        let pool = gluster::observe::observe(&GlusterCli::default(), &validation.desired)
-            .await
-            .map_err(|e| miette::miette!("cannot observe GlusterFS: {e}"))?;
-        live.gluster = Some(Ok(pool));
-        if let Some(port) = agent_port {
-            live.agents = Some(agent_client::observe(&live.nodes, port, AGENT_TIMEOUT).await);
-        }
-    }
     let plan = plan::plan(&validation.desired, &live);
     Ok(Some(Prepared {
         validation,

@@ -71,8 +71,9 @@ pub struct Metadata {
     /// Free-form labels for people and tools; not copied to the swarm object.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
-    /// Free-form annotations; keys under `shoal.io/` are reserved for tuning how shoal
-    /// treats the resource (the drift policy of `shoal run`, coming).
+    /// Free-form annotations; keys under `shoal.io/` tune how shoal treats the resource:
+    /// `shoal.io/drift: enforce` (default: `shoal run` sets live changes back) or
+    /// `report` (it only reports them).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
 }

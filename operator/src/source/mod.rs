@@ -5,7 +5,9 @@
 //! Loading never stops at the first problem: a broken document is reported and the rest
 //! is still loaded, so one run of `shoal validate` shows everything to fix.
 
+pub mod git;
 pub mod policy;
+pub mod watch;
 pub mod yaml_index;
 
 use std::fmt;

@@ -56,6 +56,7 @@ pub fn validate(desired: &Desired, policy: &Policy, dir: &Path) -> Vec<Problem> 
     check_unique_names(desired, &mut findings);
     for resource in &desired.resources {
         check_name(resource, &mut findings);
+        check_annotations(resource, &mut findings);
     }
     service::check(desired, policy, &mut findings);
     cluster::check(desired, &mut findings);
@@ -106,6 +107,29 @@ fn check_name(resource: &Resource, findings: &mut Findings) {
                  ending with a letter or digit"
             ),
         );
+    }
+}
+
+/// Annotations under `shoal.io/` tune shoal: a misspelt one must not be ignored silently.
+fn check_annotations(resource: &Resource, findings: &mut Findings) {
+    for (key, value) in &resource.metadata.annotations {
+        let path = format!("metadata.annotations.{key}");
+        match key.as_str() {
+            "shoal.io/drift" if value != "enforce" && value != "report" => findings.error(
+                resource,
+                &path,
+                format!(
+                    "drift policy {value:?}: use enforce (correct drift) or report (only report it)"
+                ),
+            ),
+            "shoal.io/drift" => {}
+            other if other.starts_with("shoal.io/") => findings.error(
+                resource,
+                &path,
+                format!("unknown annotation {other:?}: shoal knows shoal.io/drift"),
+            ),
+            _ => {}
+        }
     }
 }
 

@@ -369,6 +369,30 @@ fn rollout_and_healthcheck_settings() {
 }
 
 #[test]
+fn drift_annotations() {
+    let yaml = |annotations: &str| {
+        format!(
+            "apiVersion: shoal/v1alpha1\nkind: Network\nmetadata:\n  name: appnet\n  annotations:\n{annotations}spec: {{}}\n"
+        )
+    };
+    assert_eq!(
+        problems(&yaml("    shoal.io/drift: report\n")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        problems(&yaml(
+            "    shoal.io/drift: fix\n    shoal.io/drfit: report\n"
+        )),
+        [
+            "t.yaml:6:21: Network/appnet: drift policy \"fix\": use enforce (correct drift) or \
+             report (only report it)",
+            "t.yaml:7:21: Network/appnet: unknown annotation \"shoal.io/drfit\": shoal knows \
+             shoal.io/drift",
+        ]
+    );
+}
+
+#[test]
 fn reserved_labels() {
     assert_eq!(
         problems(&service("web", "  labels:\n    io.shoal.managed-by: me\n")),

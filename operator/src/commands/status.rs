@@ -1,0 +1,150 @@
+//! `shoal status`: the status of a running `shoal run`, as a table.
+
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct InstanceStatus {
+    identity: String,
+    revision: Option<String>,
+    readiness: Readiness,
+    resources: Vec<ResourceStatus>,
+}
+
+#[derive(Deserialize)]
+struct Readiness {
+    leader: bool,
+    lease_holder: Option<String>,
+    source_error: Option<String>,
+    engine_error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ResourceStatus {
+    kind: String,
+    name: String,
+    sync: String,
+    health: String,
+    drift: String,
+    conditions: Vec<Condition>,
+    last_applied_revision: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Condition {
+    reason: String,
+    message: String,
+}
+
+/// Renders the status as `shoal status` prints it. Pure.
+fn render(status: &InstanceStatus) -> String {
+    let mut out = format!(
+        "instance {} ({}), revision {}\n",
+        status.identity,
+        if status.readiness.leader {
+            "acting".to_string()
+        } else {
+            format!(
+                "standby, lease held by {}",
+                status
+                    .readiness
+                    .lease_holder
+                    .as_deref()
+                    .unwrap_or("nobody yet")
+            )
+        },
+        status
+            .revision
+            .as_deref()
+            .map_or("-", |r| &r[..r.len().min(12)])
+    );
+    for error in [
+        &status.readiness.source_error,
+        &status.readiness.engine_error,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        out.push_str(&format!("error: {error}\n"));
+    }
+    let rows: Vec<[String; 7]> = status
+        .resources
+        .iter()
+        .map(|r| {
+            [
+                r.kind.clone(),
+                r.name.clone(),
+                r.sync.clone(),
+                r.health.clone(),
+                r.drift.clone(),
+                r.last_applied_revision
+                    .as_deref()
+                    .map_or("-".into(), |s| s[..s.len().min(12)].to_string()),
+                r.conditions
+                    .first()
+                    .map_or(String::new(), |c| format!("{}: {}", c.reason, c.message)),
+            ]
+        })
+        .collect();
+    let header = [
+        "KIND", "NAME", "SYNC", "HEALTH", "DRIFT", "REVISION", "MESSAGE",
+    ]
+    .map(String::from);
+    let mut widths = [0usize; 6];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (width, cell) in widths.iter_mut().zip(row.iter()) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let mut line = String::new();
+        for (cell, width) in row.iter().zip(widths) {
+            line.push_str(&format!("{cell:<width$}  "));
+        }
+        line.push_str(&row[6]);
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Prints the status of the instance at `server`; exit 0 when every resource is Synced
+/// and Healthy, 1 otherwise.
+pub async fn run(server: &str) -> miette::Result<u8> {
+    let url = format!("{}/api/v1/status", server.trim_end_matches('/'));
+    let status: InstanceStatus = reqwest::get(&url)
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| miette::miette!("{url}: {e}"))?
+        .json()
+        .await
+        .map_err(|e| miette::miette!("{url}: {e}"))?;
+    print!("{}", render(&status));
+    let all_good = status
+        .resources
+        .iter()
+        .all(|r| r.sync == "Synced" && r.health == "Healthy");
+    Ok(if all_good { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_table_is_aligned() {
+        let json = r#"{"identity":"node1-42","revision":"0123456789abcdef0123",
+          "readiness":{"leader":true,"lease_holder":"node1-42","source_error":null,"engine_error":null},
+          "resources":[
+            {"kind":"Service","name":"web","sync":"Synced","health":"Healthy","drift":"enforce","conditions":[],"last_applied_revision":"0123456789abcdef0123"},
+            {"kind":"Service","name":"http","sync":"OutOfSync","health":"Missing","drift":"report","conditions":[{"type":"Synced","status":false,"reason":"Waiting","message":"waiting for GlusterVolume/storage"}]}
+          ]}"#;
+        let status: InstanceStatus = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            render(&status),
+            "instance node1-42 (acting), revision 0123456789ab\n\
+             KIND     NAME  SYNC       HEALTH   DRIFT    REVISION      MESSAGE\n\
+             Service  web   Synced     Healthy  enforce  0123456789ab\n\
+             Service  http  OutOfSync  Missing  report   -             Waiting: waiting for GlusterVolume/storage\n"
+        );
+    }
+}

@@ -1,0 +1,262 @@
+//! Events: what `shoal run` noticed and did (drift found, corrected or reported, changes
+//! applied, bad revisions, lost connections). Each is a structured tracing record and
+//! an entry of a bounded ring buffer served at /api/v1/events, where a repeat of the same
+//! event bumps a count instead of pushing older ones out (as Kubernetes events do).
+//! Values come from plans, which already mask secret-looking env values; nothing else
+//! carries values.
+
+use std::collections::VecDeque;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::diff::FieldChange;
+
+/// Why an event was raised; the names users grep logs for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Reason {
+    DriftDetected,
+    DriftCorrected,
+    DriftReported,
+    Applied,
+    ApplyFailed,
+    Waiting,
+    PruneRefused,
+    InvalidRevision,
+    SourceFailed,
+    RevisionLoaded,
+    EngineUnreachable,
+    EventStreamReconnected,
+    LeaseAcquired,
+    LeaseWaiting,
+    SplitBrain,
+}
+
+impl Reason {
+    /// Warnings are what someone should look at.
+    pub fn is_warning(self) -> bool {
+        matches!(
+            self,
+            Reason::DriftDetected
+                | Reason::DriftReported
+                | Reason::ApplyFailed
+                | Reason::PruneRefused
+                | Reason::InvalidRevision
+                | Reason::SourceFailed
+                | Reason::EngineUnreachable
+                | Reason::SplitBrain
+        )
+    }
+}
+
+/// One field that differs: where, what desired-state says, what runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DriftField {
+    pub path: String,
+    pub desired: Option<String>,
+    pub live: Option<String>,
+}
+
+impl From<&FieldChange> for DriftField {
+    fn from(change: &FieldChange) -> DriftField {
+        DriftField {
+            path: change.path.clone(),
+            desired: change.to.clone(),
+            live: change.from.clone(),
+        }
+    }
+}
+
+/// One event, as served and logged.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Event {
+    pub reason: Reason,
+    pub warning: bool,
+    /// `Service/web`, or none for events about shoal itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<DriftField>,
+    /// The desired-state revision (git commit) in force when it happened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// How many times it happened; `first_seen` and `last_seen` bound them.
+    pub count: u64,
+    #[serde(with = "rfc3339")]
+    pub first_seen: SystemTime,
+    #[serde(with = "rfc3339")]
+    pub last_seen: SystemTime,
+}
+
+impl Event {
+    pub fn new(reason: Reason, resource: Option<String>, message: impl Into<String>) -> Event {
+        let now = SystemTime::now();
+        Event {
+            reason,
+            warning: reason.is_warning(),
+            resource,
+            message: message.into(),
+            fields: Vec::new(),
+            revision: None,
+            count: 1,
+            first_seen: now,
+            last_seen: now,
+        }
+    }
+
+    pub fn with_fields(mut self, fields: Vec<DriftField>) -> Event {
+        self.fields = fields;
+        self
+    }
+
+    pub fn with_revision(mut self, revision: Option<String>) -> Event {
+        self.revision = revision;
+        self
+    }
+
+    fn same_as(&self, other: &Event) -> bool {
+        self.reason == other.reason
+            && self.resource == other.resource
+            && self.message == other.message
+            && self.fields == other.fields
+            && self.revision == other.revision
+    }
+
+    /// Writes the event as a tracing record (human on a TTY, JSON with --log-format json).
+    fn log(&self) {
+        let resource = self.resource.as_deref().unwrap_or("-");
+        let fields = self
+            .fields
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}: desired {} live {}",
+                    f.path,
+                    f.desired.as_deref().unwrap_or("(unset)"),
+                    f.live.as_deref().unwrap_or("(unset)")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let revision = self.revision.as_deref().unwrap_or("-");
+        if self.warning {
+            tracing::warn!(target: "shoal::event", reason = ?self.reason, resource, fields, revision, count = self.count, "{}", self.message);
+        } else {
+            tracing::info!(target: "shoal::event", reason = ?self.reason, resource, fields, revision, count = self.count, "{}", self.message);
+        }
+    }
+}
+
+/// The newest events, at most `capacity`, newest first.
+#[derive(Debug)]
+pub struct EventLog {
+    capacity: usize,
+    events: VecDeque<Event>,
+}
+
+impl EventLog {
+    pub fn new(capacity: usize) -> EventLog {
+        EventLog {
+            capacity: capacity.max(1),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Logs `event` and keeps it; a repeat of a kept event counts there instead.
+    pub fn record(&mut self, event: Event) {
+        if let Some(index) = self.events.iter().position(|e| e.same_as(&event)) {
+            let mut kept = self.events.remove(index).expect("the index was just found");
+            kept.count += 1;
+            kept.last_seen = event.last_seen;
+            kept.log();
+            self.events.push_front(kept);
+            return;
+        }
+        event.log();
+        self.events.push_front(event);
+        self.events.truncate(self.capacity);
+    }
+
+    /// Newest first.
+    pub fn newest_first(&self) -> Vec<Event> {
+        self.events.iter().cloned().collect()
+    }
+}
+
+/// RFC 3339 timestamps in JSON (`2026-11-27T20:31:05Z`).
+pub mod rfc3339 {
+    use std::time::SystemTime;
+
+    pub fn serialize<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_rfc3339_seconds(*time))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drift(path: &str) -> Event {
+        Event::new(
+            Reason::DriftDetected,
+            Some("Service/web".into()),
+            "live differs from desired-state",
+        )
+        .with_fields(vec![DriftField {
+            path: path.into(),
+            desired: Some("3".into()),
+            live: Some("5".into()),
+        }])
+    }
+
+    #[test]
+    fn repeats_are_counted_and_the_log_is_bounded_newest_first() {
+        let mut log = EventLog::new(3);
+        log.record(drift("replicas"));
+        log.record(Event::new(
+            Reason::Applied,
+            Some("Service/web".into()),
+            "updated",
+        ));
+        log.record(drift("replicas"));
+        let events = log.newest_first();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].reason, Reason::DriftDetected);
+        assert_eq!(events[0].count, 2);
+        assert_eq!(events[1].reason, Reason::Applied);
+
+        log.record(drift("image"));
+        log.record(Event::new(Reason::SourceFailed, None, "fetch failed"));
+        let events = log.newest_first();
+        let summary: Vec<(Reason, &str, u64)> = events
+            .iter()
+            .map(|e| {
+                (
+                    e.reason,
+                    e.fields.first().map_or("", |f| f.path.as_str()),
+                    e.count,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (Reason::SourceFailed, "", 1),
+                (Reason::DriftDetected, "image", 1),
+                (Reason::DriftDetected, "replicas", 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn events_serialize_with_rfc3339_times_and_desired_and_live_values() {
+        let json = serde_json::to_value(drift("replicas")).unwrap();
+        assert_eq!(json["reason"], "DriftDetected");
+        assert_eq!(json["warning"], true);
+        assert_eq!(json["fields"][0]["desired"], "3");
+        assert_eq!(json["fields"][0]["live"], "5");
+        let time = json["first_seen"].as_str().unwrap();
+        assert!(humantime::parse_rfc3339(time).is_ok(), "{time}");
+    }
+}

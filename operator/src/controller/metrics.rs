@@ -1,0 +1,170 @@
+//! The Prometheus metrics of `shoal run`, `shoal_` prefixed, in base units, served as
+//! OpenMetrics text at /metrics.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindResult {
+    pub kind: String,
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResourceState {
+    pub kind: String,
+    pub sync: String,
+    pub health: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RevisionLabel {
+    pub revision: String,
+}
+
+/// Every metric, registered once.
+pub struct Metrics {
+    pub registry: Registry,
+    pub reconciles: Family<KindResult, Counter>,
+    pub reconcile_duration: Family<KindLabel, Histogram>,
+    pub drift_events: Family<KindLabel, Counter>,
+    pub queue_depth: Gauge,
+    pub resources: Family<ResourceState, Gauge>,
+    pub git_last_sync: Gauge<f64, std::sync::atomic::AtomicU64>,
+    pub revision: Family<RevisionLabel, Gauge>,
+    pub event_stream_reconnects: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let mut registry = Registry::with_prefix("shoal");
+        let reconciles = Family::<KindResult, Counter>::default();
+        registry.register(
+            "reconciles",
+            "Reconciles by kind and result (synced, applied, drift, waiting, error)",
+            reconciles.clone(),
+        );
+        let reconcile_duration = Family::<KindLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.005, 2.0, 14))
+        });
+        registry.register(
+            "reconcile_duration_seconds",
+            "Time of one reconcile: observe, plan and apply",
+            reconcile_duration.clone(),
+        );
+        let drift_events = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "drift_events",
+            "Live changes found that desired-state did not make",
+            drift_events.clone(),
+        );
+        let queue_depth = Gauge::default();
+        registry.register(
+            "queue_depth",
+            "Resources waiting for or in a reconcile",
+            queue_depth.clone(),
+        );
+        let resources = Family::<ResourceState, Gauge>::default();
+        registry.register(
+            "resources",
+            "Resources by kind, sync and health",
+            resources.clone(),
+        );
+        let git_last_sync = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "git_last_sync_timestamp_seconds",
+            "When the last git fetch succeeded (Unix time)",
+            git_last_sync.clone(),
+        );
+        let revision = Family::<RevisionLabel, Gauge>::default();
+        registry.register(
+            "revision_info",
+            "The desired-state revision in force (value 1)",
+            revision.clone(),
+        );
+        let event_stream_reconnects = Counter::default();
+        registry.register(
+            "event_stream_reconnects",
+            "Times the Docker events stream was lost and opened again",
+            event_stream_reconnects.clone(),
+        );
+        Metrics {
+            registry,
+            reconciles,
+            reconcile_duration,
+            drift_events,
+            queue_depth,
+            resources,
+            git_last_sync,
+            revision,
+            event_stream_reconnects,
+        }
+    }
+}
+
+impl Metrics {
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+
+    pub fn set_revision(&self, revision: &str) {
+        self.revision.clear();
+        self.revision
+            .get_or_create(&RevisionLabel {
+                revision: revision.to_string(),
+            })
+            .set(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_prefixed_and_in_base_units() {
+        let metrics = Metrics::default();
+        metrics
+            .reconciles
+            .get_or_create(&KindResult {
+                kind: "Service".into(),
+                result: "applied".into(),
+            })
+            .inc();
+        metrics
+            .reconcile_duration
+            .get_or_create(&KindLabel {
+                kind: "Service".into(),
+            })
+            .observe(0.02);
+        metrics.set_revision("abc123");
+        metrics.event_stream_reconnects.inc();
+        let text = metrics.encode();
+        for line in [
+            "shoal_reconciles_total{kind=\"Service\",result=\"applied\"} 1",
+            "shoal_reconcile_duration_seconds_count{kind=\"Service\"} 1",
+            "shoal_revision_info{revision=\"abc123\"} 1",
+            "shoal_event_stream_reconnects_total 1",
+            "# TYPE shoal_git_last_sync_timestamp_seconds gauge",
+            "# TYPE shoal_queue_depth gauge",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing in:\n{text}"
+            );
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! Reconciling one resource: observe, plan, and make this resource's change if there is
+//! one. A difference found while desired-state is unchanged since the resource was last
+//! synced (or while the object still carries the hash of the current desired spec) is
+//! drift: an event, then corrected under the `enforce` policy or only reported under
+//! `report` (annotation `shoal.io/drift`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::Docker;
+
+use super::events::{DriftField, Event, Reason};
+use super::queue::Outcome;
+use super::shared::{Shared, Snapshot};
+use super::status::{self, Condition, Health, ResourceKey, ResourceStatus, Sync};
+use crate::diff;
+use crate::plan::{self, Action, Change, Plan};
+use crate::resources::{Kind, Resource, Spec};
+use crate::swarm::apply;
+use crate::swarm::labels;
+use crate::swarm::live::Live;
+
+/// The annotation that sets a resource's drift policy.
+pub const DRIFT_ANNOTATION: &str = "shoal.io/drift";
+
+/// How long a resource waiting on another (a volume not mounted yet, a network) waits
+/// before it is looked at again.
+const WAITING_REQUEUE: Duration = Duration::from_secs(5);
+/// After a change, how soon to look again (the tasks converge meanwhile: health).
+const AFTER_APPLY_REQUEUE: Duration = Duration::from_secs(10);
+
+/// What reconciles need besides the key.
+pub struct Context {
+    pub docker: Docker,
+    pub shared: Arc<Shared>,
+    pub agent_port: Option<u16>,
+    pub allow_mass_prune: bool,
+}
+
+/// How a reconcile ended: for the queue, and the `result` label of its metric.
+pub struct Reconciled {
+    pub outcome: Outcome,
+    pub result: &'static str,
+}
+
+fn done(result: &'static str, requeue_after: Option<Duration>) -> Reconciled {
+    Reconciled {
+        outcome: Outcome::Done { requeue_after },
+        result,
+    }
+}
+
+/// The hash of a resource's desired spec, the same for the same spec in any revision.
+pub fn desired_hash(resource: &Resource) -> String {
+    match &resource.spec {
+        Spec::Service(spec) => diff::spec_hash(&diff::canonical(spec)),
+        other => diff::spec_hash(other),
+    }
+}
+
+fn find<'a>(snapshot: &'a Snapshot, key: &ResourceKey) -> Option<&'a Resource> {
+    snapshot
+        .desired
+        .resources
+        .iter()
+        .find(|r| r.kind() == key.kind && r.name() == key.name)
+}
+
+/// `enforce` (the default) or `report`.
+pub fn drift_policy(resource: Option<&Resource>) -> &'static str {
+    match resource
+        .and_then(|r| r.metadata.annotations.get(DRIFT_ANNOTATION))
+        .map(String::as_str)
+    {
+        Some("report") => "report",
+        _ => "enforce",
+    }
+}
+
+/// Whether `change` undoes a live change nobody made in desired-state. Pure.
+pub fn is_drift(
+    change: &Change,
+    resource: &Resource,
+    live: &Live,
+    synced_hash: Option<&str>,
+) -> bool {
+    if change.action == Action::Delete {
+        return false;
+    }
+    let hash = desired_hash(resource);
+    if synced_hash == Some(hash.as_str()) {
+        return true;
+    }
+    // After a restart nothing is remembered: the object's own label says which desired
+    // spec it was last written from.
+    let labels = match change.kind {
+        Kind::Service => live
+            .service(&change.name)
+            .and_then(|s| s.spec.as_ref())
+            .and_then(|s| s.labels.as_ref()),
+        Kind::Network => live.network(&change.name).and_then(|n| n.labels.as_ref()),
+        _ => None,
+    };
+    labels
+        .and_then(|l| l.get(labels::SPEC_HASH))
+        .is_some_and(|live_hash| *live_hash == hash)
+}
+
+/// Reconciles `key` against the desired-state in force.
+pub async fn reconcile(ctx: &Context, key: &ResourceKey) -> Reconciled {
+    let Some(snapshot) = ctx.shared.snapshot() else {
+        return done("waiting", None);
+    };
+    let live = match crate::observe::observe(&ctx.docker, &snapshot.desired, ctx.agent_port).await {
+        Ok(live) => {
+            ctx.shared.update_readiness(|r| r.engine_error = None);
+            live
+        }
+        Err(error) => {
+            ctx.shared
+                .update_readiness(|r| r.engine_error = Some(error.to_string()));
+            ctx.shared.record(Event::new(
+                Reason::EngineUnreachable,
+                None,
+                format!("cannot observe: {error}"),
+            ));
+            return Reconciled {
+                outcome: Outcome::Transient,
+                result: "error",
+            };
+        }
+    };
+    let plan = plan::plan(&snapshot.desired, &live);
+    let resource = find(&snapshot, key);
+    let change = plan
+        .changes
+        .iter()
+        .find(|c| c.kind == key.kind && c.name == key.name);
+    let revision = snapshot.revision.clone();
+    let previous = ctx.shared.status(key);
+    let mut status = ResourceStatus {
+        kind: key.kind,
+        name: key.name.clone(),
+        sync: Sync::Synced,
+        health: status::health(key, &live, &plan, &snapshot.desired),
+        drift: drift_policy(resource),
+        conditions: Vec::new(),
+        last_applied_revision: previous
+            .as_ref()
+            .and_then(|p| p.last_applied_revision.clone()),
+        last_applied: previous.as_ref().and_then(|p| p.last_applied),
+    };
+    if let Some(storage) = plan.storage.iter().find(|s| s.name == key.name)
+        && key.kind == Kind::GlusterVolume
+        && storage.split_brain > 0
+    {
+        ctx.shared.record(
+            Event::new(
+                Reason::SplitBrain,
+                Some(key.to_string()),
+                format!("{} entries in split-brain", storage.split_brain),
+            )
+            .with_revision(revision.clone()),
+        );
+    }
+
+    let Some(change) = change else {
+        if let Some(resource) = resource {
+            ctx.shared.set_synced_hash(key, desired_hash(resource));
+            ctx.shared.set_status(key, status);
+        }
+        // A healthy resource is looked at again on events and resyncs; one still
+        // converging soon.
+        let requeue = (status_health_pending(&ctx.shared, key)).then_some(AFTER_APPLY_REQUEUE);
+        return done("synced", requeue);
+    };
+
+    status.sync = Sync::OutOfSync;
+    if let Some(why) = &change.blocked {
+        status.conditions.push(Condition {
+            kind: "Synced".into(),
+            status: false,
+            reason: if why.starts_with("waiting") {
+                "Waiting"
+            } else {
+                "Blocked"
+            }
+            .into(),
+            message: why.clone(),
+        });
+        ctx.shared.set_status(key, status);
+        ctx.shared.record(
+            Event::new(Reason::Waiting, Some(key.to_string()), why.clone())
+                .with_revision(revision.clone()),
+        );
+        let requeue = if why.starts_with("waiting") {
+            WAITING_REQUEUE
+        } else {
+            // A missing secret or a volume shrink needs someone: look now and then.
+            Duration::from_secs(60)
+        };
+        return done("waiting", Some(requeue));
+    }
+
+    let drift = resource
+        .is_some_and(|r| is_drift(change, r, &live, ctx.shared.synced_hash(key).as_deref()));
+    if drift {
+        let fields: Vec<DriftField> = change.fields.iter().map(DriftField::from).collect();
+        ctx.shared
+            .metrics
+            .drift_events
+            .get_or_create(&super::metrics::KindLabel {
+                kind: key.kind.to_string(),
+            })
+            .inc();
+        ctx.shared.record(
+            Event::new(
+                Reason::DriftDetected,
+                Some(key.to_string()),
+                "live state differs from desired-state",
+            )
+            .with_fields(fields.clone())
+            .with_revision(revision.clone()),
+        );
+        if status.drift == "report" {
+            status.conditions.push(Condition {
+                kind: "Synced".into(),
+                status: false,
+                reason: "DriftReported".into(),
+                message: format!(
+                    "{} field(s) differ; drift policy is report: not corrected",
+                    fields.len()
+                ),
+            });
+            ctx.shared.set_status(key, status);
+            ctx.shared.record(
+                Event::new(
+                    Reason::DriftReported,
+                    Some(key.to_string()),
+                    "drift policy is report: left as it is",
+                )
+                .with_fields(fields)
+                .with_revision(revision.clone()),
+            );
+            return done("drift", None);
+        }
+    }
+
+    if change.action == Action::Delete
+        && !ctx.allow_mass_prune
+        && let Some(refusal) = plan::prune_refusal(&plan, &snapshot.desired, &live)
+    {
+        ctx.shared.record(
+            Event::new(Reason::PruneRefused, Some(key.to_string()), refusal)
+                .with_revision(revision.clone()),
+        );
+        ctx.shared.set_status(key, status);
+        return done("waiting", None);
+    }
+
+    let single = Plan {
+        changes: vec![change.clone()],
+        ..Plan::default()
+    };
+    ctx.shared.set_status(key, status.clone());
+    match apply::apply(
+        &ctx.docker,
+        &snapshot.desired,
+        &single,
+        &live,
+        revision.as_deref(),
+    )
+    .await
+    {
+        Ok(_) => {
+            let fields: Vec<DriftField> = change.fields.iter().map(DriftField::from).collect();
+            let event = if drift {
+                Event::new(
+                    Reason::DriftCorrected,
+                    Some(key.to_string()),
+                    "live state set back to desired-state",
+                )
+                .with_fields(fields)
+            } else {
+                Event::new(
+                    Reason::Applied,
+                    Some(key.to_string()),
+                    action_word(change.action),
+                )
+                .with_fields(fields)
+            };
+            ctx.shared.record(event.with_revision(revision.clone()));
+            if change.action == Action::Delete {
+                return done("applied", None);
+            }
+            status.sync = Sync::Synced;
+            status.health = Health::Progressing;
+            ctx.shared.set_status(key, status);
+            ctx.shared.mark_applied(key, revision);
+            if let Some(resource) = resource {
+                ctx.shared.set_synced_hash(key, desired_hash(resource));
+            }
+            done("applied", Some(AFTER_APPLY_REQUEUE))
+        }
+        Err(error) => {
+            let conflict = error.to_string().contains("update out of sequence");
+            status.conditions.push(Condition {
+                kind: "Synced".into(),
+                status: false,
+                reason: "ApplyFailed".into(),
+                message: error.to_string(),
+            });
+            ctx.shared.set_status(key, status);
+            ctx.shared.record(
+                Event::new(
+                    Reason::ApplyFailed,
+                    Some(key.to_string()),
+                    error.to_string(),
+                )
+                .with_revision(revision),
+            );
+            Reconciled {
+                outcome: if conflict {
+                    Outcome::Conflict
+                } else {
+                    Outcome::Transient
+                },
+                result: "error",
+            }
+        }
+    }
+}
+
+fn status_health_pending(shared: &Shared, key: &ResourceKey) -> bool {
+    shared
+        .status(key)
+        .is_some_and(|s| matches!(s.health, Health::Progressing | Health::Degraded))
+}
+
+fn action_word(action: Action) -> &'static str {
+    match action {
+        Action::Create => "created",
+        Action::Update => "updated in place",
+        Action::Delete => "deleted (no longer in desired-state)",
+        Action::Replace => "replaced",
+    }
+}

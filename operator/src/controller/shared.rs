@@ -1,0 +1,197 @@
+//! What the controller's tasks share: the desired-state in force, every resource's
+//! status, the event log, the metrics, and what readiness depends on. Each piece sits
+//! behind its own short-held lock; no lock is held across an await.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::events::{Event, EventLog};
+use super::metrics::Metrics;
+use super::status::{ResourceKey, ResourceStatus};
+use crate::resources::Desired;
+
+/// One valid desired-state and the revision it came from.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub desired: Desired,
+    /// The git commit, when desired-state comes from git.
+    pub revision: Option<String>,
+}
+
+/// Why the instance is not ready, if it is not.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Readiness {
+    /// The engine could not be reached or observed.
+    pub engine_error: Option<String>,
+    /// The newest source revision could not be loaded (the last good one stays).
+    pub source_error: Option<String>,
+    /// This instance holds the lease and acts; otherwise who does.
+    pub leader: bool,
+    pub lease_holder: Option<String>,
+}
+
+pub struct Shared {
+    snapshot: RwLock<Option<Arc<Snapshot>>>,
+    statuses: Mutex<BTreeMap<ResourceKey, ResourceStatus>>,
+    events: Mutex<EventLog>,
+    /// The desired hash each key was last seen Synced at: a difference found while the
+    /// desired spec is unchanged since then is drift, not a new desired-state.
+    synced: Mutex<HashMap<ResourceKey, String>>,
+    readiness: Mutex<Readiness>,
+    pub metrics: Metrics,
+    /// The instance's identity in the lease and in events.
+    pub identity: String,
+    /// When the loop last went round (Unix seconds): /healthz.
+    heartbeat: AtomicU64,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere must not take status and events down with it.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shared {
+    pub fn new(identity: String, event_capacity: usize) -> Shared {
+        Shared {
+            snapshot: RwLock::new(None),
+            statuses: Mutex::new(BTreeMap::new()),
+            events: Mutex::new(EventLog::new(event_capacity)),
+            synced: Mutex::new(HashMap::new()),
+            readiness: Mutex::new(Readiness::default()),
+            metrics: Metrics::default(),
+            identity,
+            heartbeat: AtomicU64::new(unix_now()),
+        }
+    }
+
+    pub fn heartbeat(&self) {
+        self.heartbeat.store(unix_now(), Ordering::Relaxed);
+    }
+
+    /// Seconds since the loop last went round.
+    pub fn since_heartbeat(&self) -> u64 {
+        unix_now().saturating_sub(self.heartbeat.load(Ordering::Relaxed))
+    }
+
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub fn set_snapshot(&self, snapshot: Snapshot) {
+        if let Some(revision) = &snapshot.revision {
+            self.metrics.set_revision(revision);
+        }
+        // Statuses of resources no longer desired go with them.
+        lock(&self.statuses).retain(|key, _| {
+            snapshot
+                .desired
+                .resources
+                .iter()
+                .any(|r| r.kind() == key.kind && r.name() == key.name)
+        });
+        *self
+            .snapshot
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(snapshot));
+    }
+
+    pub fn revision(&self) -> Option<String> {
+        self.snapshot().and_then(|s| s.revision.clone())
+    }
+
+    pub fn record(&self, event: Event) {
+        lock(&self.events).record(event);
+    }
+
+    pub fn events(&self) -> Vec<Event> {
+        lock(&self.events).newest_first()
+    }
+
+    pub fn set_status(&self, key: &ResourceKey, status: ResourceStatus) {
+        lock(&self.statuses).insert(key.clone(), status);
+    }
+
+    pub fn status(&self, key: &ResourceKey) -> Option<ResourceStatus> {
+        lock(&self.statuses).get(key).cloned()
+    }
+
+    pub fn statuses(&self) -> Vec<ResourceStatus> {
+        lock(&self.statuses).values().cloned().collect()
+    }
+
+    pub fn synced_hash(&self, key: &ResourceKey) -> Option<String> {
+        lock(&self.synced).get(key).cloned()
+    }
+
+    pub fn set_synced_hash(&self, key: &ResourceKey, hash: String) {
+        lock(&self.synced).insert(key.clone(), hash);
+    }
+
+    pub fn readiness(&self) -> Readiness {
+        lock(&self.readiness).clone()
+    }
+
+    pub fn update_readiness(&self, change: impl FnOnce(&mut Readiness)) {
+        change(&mut lock(&self.readiness));
+    }
+
+    /// Refreshes the resources gauge from the statuses.
+    pub fn count_resources(&self) {
+        let statuses = lock(&self.statuses);
+        self.metrics.resources.clear();
+        for status in statuses.values() {
+            self.metrics
+                .resources
+                .get_or_create(&super::metrics::ResourceState {
+                    kind: status.kind.to_string(),
+                    sync: format!("{:?}", status.sync),
+                    health: format!("{:?}", status.health),
+                })
+                .inc();
+        }
+    }
+}
+
+/// The whole of `/api/v1/status`.
+#[derive(Serialize)]
+pub struct InstanceStatus {
+    pub identity: String,
+    pub revision: Option<String>,
+    pub readiness: Readiness,
+    pub resources: Vec<ResourceStatus>,
+}
+
+impl Shared {
+    pub fn instance_status(&self) -> InstanceStatus {
+        InstanceStatus {
+            identity: self.identity.clone(),
+            revision: self.revision(),
+            readiness: self.readiness(),
+            resources: self.statuses(),
+        }
+    }
+
+    /// Time of the last applied change per key is kept in the status itself.
+    pub fn mark_applied(&self, key: &ResourceKey, revision: Option<String>) {
+        if let Some(status) = lock(&self.statuses).get_mut(key) {
+            status.last_applied = Some(SystemTime::now());
+            status.last_applied_revision = revision;
+        }
+    }
+}

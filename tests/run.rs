@@ -1,0 +1,433 @@
+//! `shoal run` against the lab: it converges a desired-state directory and keeps it so
+//! (drift corrected, or only reported), follows a git repository commit by commit (a bad
+//! commit is not applied), survives a SIGKILL in the middle of an apply and a restart of
+//! the engine, and of two instances exactly one acts.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use shoal_tests::operator::Operator;
+use shoal_tests::{Lab, lab, stderr};
+
+const WEB: &str = "apiVersion: shoal/v1alpha1
+kind: Service
+metadata:
+  name: web
+spec:
+  image: lab/web:1
+  replicas: 2
+  resources:
+    limits:
+      memory: 32M
+";
+
+const REPORTED: &str = "apiVersion: shoal/v1alpha1
+kind: Service
+metadata:
+  name: reported
+  annotations:
+    shoal.io/drift: report
+spec:
+  image: lab/web:1
+  replicas: 1
+  resources:
+    limits:
+      memory: 32M
+";
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn replicas(lab: &Lab, service: &str) -> String {
+    lab.service_field(service, "{{.Spec.Mode.Replicated.Replicas}}")
+}
+
+/// Waits until `Kind/name` is Synced and Healthy.
+fn wait_synced(operator: &Operator, kind: &str, name: &str) {
+    operator.wait_for(
+        &format!("{kind}/{name} Synced and Healthy"),
+        MINUTE * 2,
+        |o| {
+            let r = o.resource(kind, name);
+            (r["sync"] == "Synced" && r["health"] == "Healthy").then_some(())
+        },
+    );
+}
+
+fn remove_lease(lab: &Lab, name: &str) {
+    let _ = lab.docker_unchecked(&["config", "rm", name]);
+}
+
+#[test]
+fn run_converges_and_corrects_or_reports_drift() {
+    let lab = lab();
+    lab.reset();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("web.yaml"), WEB).unwrap();
+    std::fs::write(dir.path().join("reported.yaml"), REPORTED).unwrap();
+    let log = dir.path().join("run.log");
+    let operator = lab.start_operator(
+        19850,
+        &log,
+        &[
+            "--no-agents",
+            "--lease-name",
+            "shoal-lease-drift",
+            "--lease-ttl",
+            "6s",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    wait_synced(&operator, "Service", "web");
+    wait_synced(&operator, "Service", "reported");
+    assert_eq!(operator.get("/readyz"), (200, "ready\n".to_string()));
+    assert_eq!(operator.get("/healthz"), (200, "ok\n".to_string()));
+
+    // Someone scales web by hand: detected from the event stream and set back.
+    let scaled = Instant::now();
+    lab.docker(&["service", "scale", "--detach", "web=5"]);
+    let corrected = operator.wait_for("DriftCorrected for web", MINUTE, |o| {
+        o.event("DriftCorrected", Some("Service/web"))
+    });
+    let latency = scaled.elapsed();
+    eprintln!("drift detection to correction, as seen by the test: {latency:?}");
+    let detected = operator
+        .event("DriftDetected", Some("Service/web"))
+        .unwrap();
+    assert_eq!(
+        detected["fields"],
+        serde_json::json!([{"path": "replicas", "desired": "2", "live": "5"}])
+    );
+    assert_eq!(corrected["fields"], detected["fields"]);
+    assert_eq!(replicas(&lab, "web"), "2");
+
+    // Under `report`, the same change is reported and left alone.
+    lab.docker(&["service", "scale", "--detach", "reported=3"]);
+    let reported = operator.wait_for("DriftReported for reported", MINUTE, |o| {
+        o.event("DriftReported", Some("Service/reported"))
+    });
+    assert_eq!(
+        reported["fields"],
+        serde_json::json!([{"path": "replicas", "desired": "1", "live": "3"}])
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(replicas(&lab, "reported"), "3");
+    assert!(
+        operator
+            .event("DriftCorrected", Some("Service/reported"))
+            .is_none()
+    );
+    let status = operator.resource("Service", "reported");
+    assert_eq!(status["sync"], "OutOfSync", "{status}");
+    assert_eq!(
+        status["conditions"][0]["reason"], "DriftReported",
+        "{status}"
+    );
+
+    // Counted once per reconcile that finds it: web once, reported at least once.
+    let (_, metrics) = operator.get("/metrics");
+    let drift_events: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("shoal_drift_events_total{kind=\"Service\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(drift_events >= 2, "{metrics}");
+    // `shoal status` prints the table and exits 1: one resource is out of sync.
+    let printed = lab.shoal(&["status", "--server", "http://127.0.0.1:19850"]);
+    let table = String::from_utf8_lossy(&printed.stdout);
+    assert_eq!(
+        printed.status.code(),
+        Some(1),
+        "{table}{}",
+        stderr(&printed)
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("Service  reported  OutOfSync  Healthy  report ")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("Service  web       Synced     Healthy  enforce")),
+        "{table}"
+    );
+
+    // SIGTERM: a clean stop.
+    assert_eq!(operator.terminate(), Some(0));
+    remove_lease(&lab, "shoal-lease-drift");
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(["-c", "user.name=test", "-c", "user.email=test@example.org"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?}: {}", stderr(&output));
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+fn commit(repo: &Path, file: &str, text: &str, message: &str) -> String {
+    std::fs::create_dir_all(repo.join("platform")).unwrap();
+    std::fs::write(repo.join("platform").join(file), text).unwrap();
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", message]);
+    git(repo, &["rev-parse", "HEAD"])
+}
+
+#[test]
+fn run_follows_git_commits_and_refuses_a_bad_one() {
+    let lab = lab();
+    lab.reset();
+    let scratch = tempfile::tempdir().unwrap();
+    let repo = scratch.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    let first = commit(&repo, "web.yaml", WEB, "web, 2 replicas");
+    let url = format!("file://{}", repo.display());
+    let cache = scratch.path().join("cache");
+    let operator = lab.start_operator(
+        19851,
+        &scratch.path().join("run.log"),
+        &[
+            "--no-agents",
+            "--git-url",
+            &url,
+            "--git-ref",
+            "main",
+            "--git-path",
+            "platform",
+            "--git-interval",
+            "1s",
+            "--git-cache",
+            cache.to_str().unwrap(),
+            "--lease-name",
+            "shoal-lease-git",
+            "--lease-ttl",
+            "6s",
+        ],
+    );
+    wait_synced(&operator, "Service", "web");
+    assert_eq!(operator.status()["revision"], first.as_str());
+    assert_eq!(
+        lab.service_field("web", "{{index .Spec.Labels \"io.shoal.revision\"}}"),
+        first
+    );
+
+    // A commit changing replicas is applied, and recorded.
+    let second = commit(
+        &repo,
+        "web.yaml",
+        &WEB.replace("replicas: 2", "replicas: 3"),
+        "3 replicas",
+    );
+    operator.wait_for("the second commit applied", MINUTE, |o| {
+        let web = o.resource("Service", "web");
+        (web["last_applied_revision"] == second.as_str()).then_some(())
+    });
+    assert_eq!(replicas(&lab, "web"), "3");
+    assert_eq!(operator.status()["revision"], second.as_str());
+    assert_eq!(
+        lab.service_field("web", "{{index .Spec.Labels \"io.shoal.revision\"}}"),
+        second
+    );
+
+    // A bad commit: not applied, the event names file, line and field; the last good
+    // revision stays in force.
+    let bad = commit(
+        &repo,
+        "web.yaml",
+        &WEB.replace("replicas: 2", "replicas: many"),
+        "a typo",
+    );
+    let invalid = operator.wait_for("the bad commit refused", MINUTE, |o| {
+        o.event("InvalidRevision", None)
+    });
+    let message = invalid["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("desired-state {} is invalid", &bad[..12])),
+        "{message}"
+    );
+    assert!(message.contains("web.yaml:7:"), "{message}");
+    assert!(message.contains("spec.replicas"), "{message}");
+    assert_eq!(invalid["revision"], bad.as_str());
+    assert_eq!(operator.status()["revision"], second.as_str());
+    let (code, why) = operator.get("/readyz");
+    assert_eq!(code, 200, "{why}");
+    assert_eq!(replicas(&lab, "web"), "3");
+
+    assert_eq!(operator.terminate(), Some(0));
+    remove_lease(&lab, "shoal-lease-git");
+}
+
+#[test]
+fn a_killed_operator_converges_after_restart_without_duplicates() {
+    let lab = lab();
+    lab.reset();
+    let dir = tempfile::tempdir().unwrap();
+    let names = [
+        "svc-a", "svc-b", "svc-c", "svc-d", "svc-e", "svc-f", "svc-g", "svc-h", "svc-i", "svc-j",
+    ];
+    for name in names {
+        std::fs::write(
+            dir.path().join(format!("{name}.yaml")),
+            WEB.replace("name: web", &format!("name: {name}")),
+        )
+        .unwrap();
+    }
+    let args = [
+        "--no-agents",
+        "--concurrency",
+        "1",
+        "--lease-name",
+        "shoal-lease-kill",
+        "--lease-ttl",
+        "6s",
+        dir.path().to_str().unwrap(),
+    ];
+    let operator = lab.start_operator(19852, &dir.path().join("run-1.log"), &args);
+    // Killed as soon as it has created something, with more left to do.
+    operator.wait_for("a first service applied", MINUTE, |o| {
+        o.event("Applied", None)
+    });
+    operator.kill();
+    let before = lab.docker(&["service", "ls", "--format", "{{.Name}}"]);
+    assert!(
+        before.lines().count() < names.len(),
+        "the kill came too late: {before}"
+    );
+
+    // Restarted, it waits out its own stale lease and finishes the work.
+    let operator = lab.start_operator(19852, &dir.path().join("run-2.log"), &args);
+    for name in names {
+        wait_synced(&operator, "Service", name);
+    }
+    let mut listed: Vec<String> = lab
+        .docker(&["service", "ls", "--format", "{{.Name}}"])
+        .lines()
+        .map(String::from)
+        .collect();
+    listed.sort();
+    assert_eq!(listed, names);
+    assert_eq!(operator.terminate(), Some(0));
+    remove_lease(&lab, "shoal-lease-kill");
+}
+
+#[test]
+fn the_event_stream_reconnects_after_an_engine_restart() {
+    let lab = lab();
+    lab.reset();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("web.yaml"), WEB).unwrap();
+    let operator = lab.start_operator(
+        19853,
+        &dir.path().join("run.log"),
+        &[
+            "--no-agents",
+            "--lease-name",
+            "shoal-lease-restart",
+            "--lease-ttl",
+            "6s",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    wait_synced(&operator, "Service", "web");
+
+    // node1's engine stops (SIGTERM, as systemctl restart does) and `lab up` starts it.
+    let pid = std::fs::read_to_string("/var/lib/shoal-lab/node1/dockerd.pid").unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + MINUTE;
+    while Path::new(&format!("/proc/{}", pid.trim())).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let up = Command::new(shoal_tests::repo_root().join("deploy/lab/lab"))
+        .arg("up")
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{}", stderr(&up));
+    operator.wait_for("the event stream reopened", MINUTE * 2, |o| {
+        o.event("EventStreamReconnected", None)
+    });
+    let (_, metrics) = operator.get("/metrics");
+    let reconnects: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("shoal_event_stream_reconnects_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(reconnects >= 1, "{metrics}");
+
+    // Drift is still caught through the new stream.
+    lab.docker(&["service", "scale", "--detach", "web=4"]);
+    operator.wait_for("DriftCorrected after the restart", MINUTE, |o| {
+        o.event("DriftCorrected", Some("Service/web"))
+    });
+    assert_eq!(replicas(&lab, "web"), "2");
+    assert_eq!(operator.terminate(), Some(0));
+    remove_lease(&lab, "shoal-lease-restart");
+}
+
+#[test]
+fn of_two_instances_exactly_one_acts_and_the_other_takes_over() {
+    let lab = lab();
+    lab.reset();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("web.yaml"), WEB).unwrap();
+    let start = |port: u16, identity: &str| {
+        lab.start_operator(
+            port,
+            &dir.path().join(format!("{identity}.log")),
+            &[
+                "--no-agents",
+                "--identity",
+                identity,
+                "--lease-name",
+                "shoal-lease-pair",
+                "--lease-ttl",
+                "6s",
+                dir.path().to_str().unwrap(),
+            ],
+        )
+    };
+    let first = start(19854, "first");
+    first.wait_for("first acting", MINUTE, |o| {
+        (o.get("/readyz").0 == 200).then_some(())
+    });
+    let second = start(19855, "second");
+    let (code, why) = second.wait_for("second standing by", MINUTE, |o| {
+        let (code, why) = o.get("/readyz");
+        why.contains("standby").then_some((code, why))
+    });
+    assert_eq!(
+        (code, why.as_str()),
+        (503, "standby: waiting for the lease held by first\n")
+    );
+    wait_synced(&first, "Service", "web");
+
+    lab.docker(&["service", "scale", "--detach", "web=3"]);
+    first.wait_for("first corrects", MINUTE, |o| {
+        o.event("DriftCorrected", Some("Service/web"))
+    });
+    assert!(second.event("DriftDetected", None).is_none());
+    assert!(second.event("Applied", None).is_none());
+
+    // The acting one dies without a word: the other takes over once the lease is stale.
+    first.kill();
+    second.wait_for("second acting", MINUTE, |o| {
+        (o.get("/readyz").0 == 200).then_some(())
+    });
+    assert!(second.event("LeaseAcquired", None).is_some());
+    lab.docker(&["service", "scale", "--detach", "web=4"]);
+    second.wait_for("second corrects", MINUTE, |o| {
+        o.event("DriftCorrected", Some("Service/web"))
+    });
+    assert_eq!(replicas(&lab, "web"), "2");
+    assert_eq!(second.terminate(), Some(0));
+    remove_lease(&lab, "shoal-lease-pair");
+}
