@@ -65,10 +65,10 @@ fn run_converges_and_corrects_or_reports_drift() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("web.yaml"), WEB).unwrap();
     std::fs::write(dir.path().join("reported.yaml"), REPORTED).unwrap();
-    let log = dir.path().join("run.log");
+    let logs = tempfile::tempdir().unwrap();
     let operator = lab.start_operator(
         19850,
-        &log,
+        &logs.path().join("run.log"),
         &[
             "--no-agents",
             "--lease-name",
@@ -133,6 +133,9 @@ fn run_converges_and_corrects_or_reports_drift() {
         .unwrap_or(0);
     assert!(drift_events >= 2, "{metrics}");
     // `shoal status` prints the table and exits 1: one resource is out of sync.
+    operator.wait_for("reported's 3 tasks running", MINUTE, |o| {
+        (o.resource("Service", "reported")["health"] == "Healthy").then_some(())
+    });
     let printed = lab.shoal(&["status", "--server", "http://127.0.0.1:19850"]);
     let table = String::from_utf8_lossy(&printed.stdout);
     assert_eq!(
@@ -288,7 +291,14 @@ fn a_killed_operator_converges_after_restart_without_duplicates() {
         "6s",
         dir.path().to_str().unwrap(),
     ];
-    let operator = lab.start_operator(19852, &dir.path().join("run-1.log"), &args);
+    let logs = tempfile::tempdir().unwrap();
+    // Each creation takes a second longer than it should, so the kill lands mid-apply.
+    let operator = lab.start_operator_with(
+        19852,
+        &logs.path().join("run-1.log"),
+        &args,
+        &[("SHOAL_FAULT_CREATE_DELAY", "1s")],
+    );
     // Killed as soon as it has created something, with more left to do.
     operator.wait_for("a first service applied", MINUTE, |o| {
         o.event("Applied", None)
@@ -301,7 +311,7 @@ fn a_killed_operator_converges_after_restart_without_duplicates() {
     );
 
     // Restarted, it waits out its own stale lease and finishes the work.
-    let operator = lab.start_operator(19852, &dir.path().join("run-2.log"), &args);
+    let operator = lab.start_operator(19852, &logs.path().join("run-2.log"), &args);
     for name in names {
         wait_synced(&operator, "Service", name);
     }
@@ -322,9 +332,10 @@ fn the_event_stream_reconnects_after_an_engine_restart() {
     lab.reset();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("web.yaml"), WEB).unwrap();
+    let logs = tempfile::tempdir().unwrap();
     let operator = lab.start_operator(
         19853,
-        &dir.path().join("run.log"),
+        &logs.path().join("run.log"),
         &[
             "--no-agents",
             "--lease-name",
@@ -379,10 +390,11 @@ fn of_two_instances_exactly_one_acts_and_the_other_takes_over() {
     lab.reset();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("web.yaml"), WEB).unwrap();
+    let logs = tempfile::tempdir().unwrap();
     let start = |port: u16, identity: &str| {
         lab.start_operator(
             port,
-            &dir.path().join(format!("{identity}.log")),
+            &logs.path().join(format!("{identity}.log")),
             &[
                 "--no-agents",
                 "--identity",

@@ -18,6 +18,17 @@ impl Lab {
     /// Starts `shoal run ARGS` in the root namespace against node1's engine, serving on
     /// 127.0.0.1:`port`, logging (JSON) into `log`.
     pub fn start_operator(&self, port: u16, log: &Path, args: &[&str]) -> Operator {
+        self.start_operator_with(port, log, args, &[])
+    }
+
+    /// [`Lab::start_operator`] with extra environment variables (fault injection).
+    pub fn start_operator_with(
+        &self,
+        port: u16,
+        log: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Operator {
         let file = std::fs::File::create(log).expect("the log file can be created");
         let child = Command::new(shoal_bin())
             .args(["--log-format", "json", "run", "--listen"])
@@ -25,6 +36,7 @@ impl Lab {
             .args(args)
             .env("DOCKER_HOST", &self.docker_host)
             .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()

@@ -29,6 +29,9 @@ pub struct WorkQueue<K> {
     debounce: Duration,
     max_concurrent: usize,
     due: BTreeMap<K, Instant>,
+    /// When each waiting key was first triggered: a steady stream of triggers must not
+    /// put its reconcile off forever, so debouncing stops after ten debounce periods.
+    first_triggered: BTreeMap<K, Instant>,
     running: BTreeSet<K>,
     rerun: BTreeSet<K>,
     backoff: BTreeMap<K, ExponentialBackoff>,
@@ -58,6 +61,7 @@ impl<K: Ord + Clone> WorkQueue<K> {
             debounce,
             max_concurrent: max_concurrent.max(1),
             due: BTreeMap::new(),
+            first_triggered: BTreeMap::new(),
             running: BTreeSet::new(),
             rerun: BTreeSet::new(),
             backoff: BTreeMap::new(),
@@ -69,7 +73,9 @@ impl<K: Ord + Clone> WorkQueue<K> {
         if self.running.contains(&key) {
             self.rerun.insert(key);
         } else {
-            self.due.insert(key, now + self.debounce);
+            let first = *self.first_triggered.entry(key.clone()).or_insert(now);
+            self.due
+                .insert(key, (now + self.debounce).min(first + self.debounce * 10));
         }
     }
 
@@ -94,6 +100,7 @@ impl<K: Ord + Clone> WorkQueue<K> {
             .into_iter()
             .map(|(_, key)| {
                 self.due.remove(&key);
+                self.first_triggered.remove(&key);
                 self.running.insert(key.clone());
                 key
             })
@@ -170,6 +177,23 @@ mod tests {
         assert_eq!(queue.next_due(), Some(start + Duration::from_millis(800)));
         assert_eq!(queue.pop_ready(start + Duration::from_millis(800)), ["web"]);
         assert_eq!(queue.depth(), 1);
+    }
+
+    #[test]
+    fn a_steady_stream_of_triggers_does_not_put_a_reconcile_off_forever() {
+        let start = Instant::now();
+        let mut queue = WorkQueue::new(DEBOUNCE, 4);
+        let mut now = start;
+        let mut ran = None;
+        while now < start + Duration::from_secs(20) {
+            queue.trigger("web", now);
+            if !queue.pop_ready(now).is_empty() {
+                ran = Some(now - start);
+                break;
+            }
+            now += Duration::from_millis(250);
+        }
+        assert_eq!(ran, Some(DEBOUNCE * 10));
     }
 
     #[test]

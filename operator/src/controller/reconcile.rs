@@ -150,6 +150,8 @@ pub async fn reconcile(ctx: &Context, key: &ResourceKey) -> Reconciled {
             .and_then(|p| p.last_applied_revision.clone()),
         last_applied: previous.as_ref().and_then(|p| p.last_applied),
     };
+    // Tasks still starting or failing: look again soon to see how it ends.
+    let converging = matches!(status.health, Health::Progressing | Health::Degraded);
     if let Some(storage) = plan.storage.iter().find(|s| s.name == key.name)
         && key.kind == Kind::GlusterVolume
         && storage.split_brain > 0
@@ -171,8 +173,7 @@ pub async fn reconcile(ctx: &Context, key: &ResourceKey) -> Reconciled {
         }
         // A healthy resource is looked at again on events and resyncs; one still
         // converging soon.
-        let requeue = (status_health_pending(&ctx.shared, key)).then_some(AFTER_APPLY_REQUEUE);
-        return done("synced", requeue);
+        return done("synced", converging.then_some(AFTER_APPLY_REQUEUE));
     };
 
     status.sync = Sync::OutOfSync;
@@ -242,7 +243,7 @@ pub async fn reconcile(ctx: &Context, key: &ResourceKey) -> Reconciled {
                 .with_fields(fields)
                 .with_revision(revision.clone()),
             );
-            return done("drift", None);
+            return done("drift", converging.then_some(AFTER_APPLY_REQUEUE));
         }
     }
 
@@ -329,12 +330,6 @@ pub async fn reconcile(ctx: &Context, key: &ResourceKey) -> Reconciled {
             }
         }
     }
-}
-
-fn status_health_pending(shared: &Shared, key: &ResourceKey) -> bool {
-    shared
-        .status(key)
-        .is_some_and(|s| matches!(s.health, Health::Progressing | Health::Degraded))
 }
 
 fn action_word(action: Action) -> &'static str {

@@ -1,18 +1,23 @@
-//! Watching a desired-state directory: one signal per burst of changes (notify, debounced),
+//! Watching a desired-state directory: one signal per burst of changes (notify, debounced by notify-debouncer-full),
 //! also when a git-sync sidecar swaps a symlink to a new checkout atomically, and by
 //! polling where inotify sees nothing (network filesystems: `--poll-interval`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use notify::{PollWatcher, RecommendedWatcher, RecursiveMode};
-use notify_debouncer_mini::{Config, DebounceEventResult, Debouncer, new_debouncer_opt};
+use notify::{EventKind, PollWatcher, RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::{
+    DebounceEventResult, Debouncer, NoCache, RecommendedCache, new_debouncer_opt,
+};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// A running watch; dropping it stops watching.
 pub enum DirWatch {
-    Native(Debouncer<RecommendedWatcher>, Vec<PathBuf>),
-    Poll(Debouncer<PollWatcher>, Vec<PathBuf>),
+    Native(
+        Debouncer<RecommendedWatcher, RecommendedCache>,
+        Vec<PathBuf>,
+    ),
+    Poll(Debouncer<PollWatcher, NoCache>, Vec<PathBuf>),
 }
 
 /// The parents of every symlink on the way to `dir`: a swap of the link shows there, not
@@ -24,6 +29,15 @@ fn link_parents(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Whether a changed path can matter: YAML files, and directories and links (a swapped
+/// checkout). Other files (editor backups, a log someone keeps there) are not loaded.
+fn may_be_desired_state(path: &Path) -> bool {
+    match path.extension().and_then(|e| e.to_str()) {
+        None => true,
+        Some(extension) => matches!(extension, "yaml" | "yml") || path.is_dir(),
+    }
+}
+
 impl DirWatch {
     /// Watches `dir`, sending `()` on `changed` after each burst (`debounce` of quiet).
     pub fn start(
@@ -32,23 +46,45 @@ impl DirWatch {
         poll: Option<Duration>,
         changed: UnboundedSender<()>,
     ) -> notify::Result<DirWatch> {
+        // Reading desired-state opens its files, which inotify reports too (access
+        // events): only changes count, or every reload would trigger the next.
         let handler = move |result: DebounceEventResult| {
-            if result.is_ok() {
+            if let Ok(events) = &result {
+                for e in events {
+                    tracing::debug!(kind = ?e.kind, paths = ?e.paths, "desired-state watch");
+                }
+            }
+            if let Ok(events) = result
+                && events.iter().any(|e| {
+                    !matches!(e.kind, EventKind::Access(_))
+                        && e.paths.iter().any(|p| may_be_desired_state(p))
+                })
+            {
                 let _ = changed.send(());
             }
         };
         let parents = link_parents(dir);
         let mut watch = match poll {
-            Some(interval) => {
-                let config = Config::default()
-                    .with_timeout(debounce)
-                    .with_notify_config(notify::Config::default().with_poll_interval(interval));
-                DirWatch::Poll(new_debouncer_opt(config, handler)?, parents)
-            }
-            None => {
-                let config = Config::default().with_timeout(debounce);
-                DirWatch::Native(new_debouncer_opt(config, handler)?, parents)
-            }
+            Some(interval) => DirWatch::Poll(
+                new_debouncer_opt(
+                    debounce,
+                    None,
+                    handler,
+                    NoCache,
+                    notify::Config::default().with_poll_interval(interval),
+                )?,
+                parents,
+            ),
+            None => DirWatch::Native(
+                new_debouncer_opt(
+                    debounce,
+                    None,
+                    handler,
+                    RecommendedCache::new(),
+                    notify::Config::default(),
+                )?,
+                parents,
+            ),
         };
         watch.rewatch(dir)?;
         Ok(watch)
@@ -57,22 +93,22 @@ impl DirWatch {
     /// (Re)establishes the watches: after a symlink swap, the recursive watch must follow
     /// the link to its new target.
     pub fn rewatch(&mut self, dir: &Path) -> notify::Result<()> {
-        fn apply(
-            watcher: &mut dyn notify::Watcher,
+        fn apply<T: notify::Watcher, C: notify_debouncer_full::FileIdCache>(
+            debouncer: &mut Debouncer<T, C>,
             dir: &Path,
             parents: &[PathBuf],
         ) -> notify::Result<()> {
-            let _ = watcher.unwatch(dir);
-            watcher.watch(dir, RecursiveMode::Recursive)?;
+            let _ = debouncer.unwatch(dir);
+            debouncer.watch(dir, RecursiveMode::Recursive)?;
             for parent in parents {
-                let _ = watcher.unwatch(parent);
-                watcher.watch(parent, RecursiveMode::NonRecursive)?;
+                let _ = debouncer.unwatch(parent);
+                debouncer.watch(parent, RecursiveMode::NonRecursive)?;
             }
             Ok(())
         }
         match self {
-            DirWatch::Native(debouncer, parents) => apply(debouncer.watcher(), dir, parents),
-            DirWatch::Poll(debouncer, parents) => apply(debouncer.watcher(), dir, parents),
+            DirWatch::Native(debouncer, parents) => apply(debouncer, dir, parents),
+            DirWatch::Poll(debouncer, parents) => apply(debouncer, dir, parents),
         }
     }
 }
@@ -106,6 +142,9 @@ mod tests {
         assert!(next(&mut rx).await, "a burst of writes signals");
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert!(rx.try_recv().is_err(), "and signals once");
+        std::fs::write(first.join("operator.log"), "not desired-state").unwrap();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(rx.try_recv().is_err(), "other files are not desired-state");
 
         // git-sync's swap: a new link renamed over the old one.
         let swap = root.path().join("current.tmp");

@@ -99,8 +99,10 @@ fn is_conflict(error: &EngineError) -> bool {
 /// Fault injection for tests: `SHOAL_FAULT_UPDATE_DELAY=400ms` waits that long between
 /// reading a service's version and writing the update, so a concurrent writer reliably
 /// causes the "update out of sequence" conflicts the retry exists for.
-fn fault_update_delay() -> Option<Duration> {
-    let text = std::env::var("SHOAL_FAULT_UPDATE_DELAY").ok()?;
+/// `SHOAL_FAULT_CREATE_DELAY` waits before each service creation, so a test can kill
+/// shoal in the middle of an apply.
+fn fault_delay(variable: &str) -> Option<Duration> {
+    let text = std::env::var(variable).ok()?;
     humantime::parse_duration(&text).ok()
 }
 
@@ -212,6 +214,9 @@ impl Applier<'_> {
         let live = self.refreshed_networks().await?;
         let engine = render::service(name, spec, self.service_labels(name, spec), None, &live)
             .map_err(|e| EngineError::Refused(format!("creating service {name}: {e}")))?;
+        if let Some(delay) = fault_delay("SHOAL_FAULT_CREATE_DELAY") {
+            tokio::time::sleep(delay).await;
+        }
         self.wrote();
         self.docker
             .create_service(engine, None)
@@ -249,7 +254,7 @@ impl Applier<'_> {
             .as_ref()
             .and_then(|s| s.task_template.as_ref())
             .and_then(|t| t.force_update);
-        if let Some(delay) = fault_update_delay() {
+        if let Some(delay) = fault_delay("SHOAL_FAULT_UPDATE_DELAY") {
             tokio::time::sleep(delay).await;
         }
         let live = self.refreshed_networks().await?;
