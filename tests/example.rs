@@ -1,7 +1,7 @@
 //! The main job, end to end: `deploy/run-example` brings the example platform
-//! (desired-state/) up in the lab from nothing with `shoal apply`, after which `shoal
-//! plan` finds nothing to change, and WordPress answers through the host-mode load
-//! balancer.
+//! (desired-state/) up in the lab from nothing with the operator, `shoal run`, whose
+//! status then shows every resource Synced and Healthy; `shoal plan` finds nothing to
+//! change, and WordPress answers through the host-mode load balancer.
 
 use shoal_tests::{lab, repo_root, stderr, stdout};
 
@@ -14,7 +14,35 @@ fn the_example_platform_converges_and_serves_wordpress() {
         .expect("deploy/run-example runs");
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{text}\n{}", stderr(&output));
-    assert!(text.contains("\nApply complete: "), "{text}");
+    // The operator's status, once converged: every resource Synced and Healthy.
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("KIND "))
+        .skip(1)
+        .take_while(|l| !l.is_empty() && !l.starts_with("No changes"))
+        .collect();
+    let mut rows: Vec<String> = table
+        .iter()
+        .map(|l| l.split_whitespace().take(5).collect::<Vec<_>>().join(" "))
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            "GlusterVolume storage Synced Healthy enforce",
+            "Network backend Synced Healthy enforce",
+            "Network frontend Synced Healthy enforce",
+            "Node node1 Synced Healthy enforce",
+            "Node node2 Synced Healthy enforce",
+            "Node node3 Synced Healthy enforce",
+            "Service db Synced Healthy enforce",
+            "Service fileserver Synced Healthy enforce",
+            "Service http Synced Healthy enforce",
+            "Service loadbalancer Synced Healthy enforce",
+            "Service php-fpm Synced Healthy enforce",
+        ],
+        "{text}"
+    );
     // The last thing run-example prints is the plan after the apply: nothing to do, the
     // volume healthy and mounted on every node from its own server.
     let plan = &text[text

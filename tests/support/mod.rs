@@ -252,12 +252,17 @@ impl Lab {
         assert!(output.status.success(), "lab start: {}", stderr(&output));
     }
 
-    /// Stops the agents [`Lab::start_agent`] started, on every node.
+    /// Stops the agents [`Lab::start_agent`] started, on every node, and the operator
+    /// `deploy/run-example` leaves running on node1 (it would undo a reset).
     pub fn stop_agents(&self) {
-        for node in ["node1", "node2", "node3"] {
+        let stop = |node: &str, name: &str| {
             let _ = Command::new(repo_root().join("deploy/lab/lab"))
-                .args(["stop", node, "shoal-agent"])
+                .args(["stop", node, name])
                 .output();
+        };
+        stop("node1", "shoal-run");
+        for node in ["node1", "node2", "node3"] {
+            stop(node, "shoal-agent");
         }
     }
 

@@ -7,6 +7,7 @@ struct InstanceStatus {
     identity: String,
     revision: Option<String>,
     readiness: Readiness,
+    desired: usize,
     resources: Vec<ResourceStatus>,
 }
 
@@ -107,8 +108,22 @@ fn render(status: &InstanceStatus) -> String {
     out
 }
 
-/// Prints the status of the instance at `server`; exit 0 when every resource is Synced
-/// and Healthy, 1 otherwise.
+/// Whether the instance acts, without errors, and every desired resource has been seen
+/// Synced and Healthy.
+fn converged(status: &InstanceStatus) -> bool {
+    let readiness = &status.readiness;
+    readiness.leader
+        && readiness.source_error.is_none()
+        && readiness.engine_error.is_none()
+        && status.resources.len() == status.desired
+        && status
+            .resources
+            .iter()
+            .all(|r| r.sync == "Synced" && r.health == "Healthy")
+}
+
+/// Prints the status of the instance at `server`; exit 0 when it has converged (see
+/// [`converged`]), 1 otherwise.
 pub async fn run(server: &str) -> miette::Result<u8> {
     let url = format!("{}/api/v1/status", server.trim_end_matches('/'));
     let status: InstanceStatus = reqwest::get(&url)
@@ -119,11 +134,7 @@ pub async fn run(server: &str) -> miette::Result<u8> {
         .await
         .map_err(|e| miette::miette!("{url}: {e}"))?;
     print!("{}", render(&status));
-    let all_good = status
-        .resources
-        .iter()
-        .all(|r| r.sync == "Synced" && r.health == "Healthy");
-    Ok(if all_good { 0 } else { 1 })
+    Ok(if converged(&status) { 0 } else { 1 })
 }
 
 #[cfg(test)]
@@ -134,6 +145,7 @@ mod tests {
     fn the_status_table_is_aligned() {
         let json = r#"{"identity":"node1-42","revision":"0123456789abcdef0123",
           "readiness":{"leader":true,"lease_holder":"node1-42","source_error":null,"engine_error":null},
+          "desired":2,
           "resources":[
             {"kind":"Service","name":"web","sync":"Synced","health":"Healthy","drift":"enforce","conditions":[],"last_applied_revision":"0123456789abcdef0123"},
             {"kind":"Service","name":"http","sync":"OutOfSync","health":"Missing","drift":"report","conditions":[{"type":"Synced","status":false,"reason":"Waiting","message":"waiting for GlusterVolume/storage"}]}
@@ -146,5 +158,11 @@ mod tests {
              Service  web   Synced     Healthy  enforce  0123456789ab\n\
              Service  http  OutOfSync  Missing  report   -             Waiting: waiting for GlusterVolume/storage\n"
         );
+        assert!(!converged(&status));
+        let mut status = status;
+        status.resources.truncate(1);
+        assert!(!converged(&status), "one desired resource not seen yet");
+        status.desired = 1;
+        assert!(converged(&status));
     }
 }

@@ -145,17 +145,6 @@ mod tests {
     use crate::commands::validate::{ValidateOptions, validate_dir};
     use std::path::PathBuf;
 
-    /// Events as the lab's 20.10 engines send them (recorded with `docker events
-    /// --format '{{json .}}'`, trimmed to the fields shoal reads).
-    const RECORDED: &str = r#"[
-      {"Type":"service","Action":"update","Actor":{"ID":"x1","Attributes":{"name":"web","replicas.new":"5","replicas.old":"2"}},"scope":"swarm"},
-      {"Type":"container","Action":"die","Actor":{"ID":"c1","Attributes":{"com.docker.swarm.service.name":"web","exitCode":"137"}},"scope":"local"},
-      {"Type":"container","Action":"start","Actor":{"ID":"c1","Attributes":{"com.docker.swarm.service.name":"web"}},"scope":"local"},
-      {"Type":"node","Action":"update","Actor":{"ID":"n1","Attributes":{"name":"node2","state.new":"down","state.old":"ready"}},"scope":"swarm"},
-      {"Type":"network","Action":"remove","Actor":{"ID":"w1","Attributes":{"name":"appnet"}},"scope":"swarm"},
-      {"Type":"secret","Action":"create","Actor":{"ID":"s1","Attributes":{"name":"fixture_token"}},"scope":"swarm"}
-    ]"#;
-
     #[test]
     fn engine_events_map_to_the_resources_they_touch() {
         let desired = validate_dir(
@@ -164,7 +153,16 @@ mod tests {
         )
         .unwrap()
         .desired;
-        let events: Vec<EventMessage> = serde_json::from_str(RECORDED).unwrap();
+        // Recorded from the lab's 20.10 engines with `docker events --format '{{json .}}'`
+        // (object names rewritten to the fixture's).
+        let recorded = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/engine/events.jsonl"),
+        )
+        .unwrap();
+        let events: Vec<EventMessage> = recorded
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
         let keys: Vec<Vec<String>> = events
             .iter()
             .map(|e| {

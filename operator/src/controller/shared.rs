@@ -174,6 +174,8 @@ pub struct InstanceStatus {
     pub identity: String,
     pub revision: Option<String>,
     pub readiness: Readiness,
+    /// How many resources desired-state has; `resources` lists those reconciled so far.
+    pub desired: usize,
     pub resources: Vec<ResourceStatus>,
 }
 
@@ -183,6 +185,7 @@ impl Shared {
             identity: self.identity.clone(),
             revision: self.revision(),
             readiness: self.readiness(),
+            desired: self.snapshot().map_or(0, |s| s.desired.resources.len()),
             resources: self.statuses(),
         }
     }
