@@ -69,7 +69,10 @@ fn main() {
         lab.docker(&["service", "scale", "--detach", "web=5"]);
         let scaled = Instant::now();
         while corrected_count(&operator) == before {
-            assert!(scaled.elapsed() < Duration::from_secs(60), "no correction in 60 s");
+            assert!(
+                scaled.elapsed() < Duration::from_secs(60),
+                "no correction in 60 s"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         latencies.push(scaled.elapsed());
