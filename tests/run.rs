@@ -262,6 +262,28 @@ fn run_follows_git_commits_and_refuses_a_bad_one() {
     assert_eq!(code, 200, "{why}");
     assert_eq!(replicas(&lab, "web"), "3");
 
+    // The repository goes away: an event, and the last good revision stays.
+    let moved = scratch.path().join("moved");
+    std::fs::rename(&repo, &moved).unwrap();
+    let failed = operator.wait_for("a failed fetch reported", MINUTE, |o| {
+        o.event("SourceFailed", None)
+    });
+    let message = failed["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("git sync failed, the last good revision stays: fetching"),
+        "{message}"
+    );
+    assert_eq!(operator.status()["revision"], second.as_str());
+    // Back: the fetch error clears; the newest revision's own error (the bad commit) stays.
+    std::fs::rename(&moved, &repo).unwrap();
+    operator.wait_for("the fetch error cleared", MINUTE, |o| {
+        let error = o.status()["readiness"]["source_error"].clone();
+        error
+            .as_str()
+            .is_some_and(|e| e.starts_with(&format!("desired-state {} is invalid", &bad[..12])))
+            .then_some(())
+    });
+
     assert_eq!(operator.terminate(), Some(0));
     remove_lease(&lab, "shoal-lease-git");
 }

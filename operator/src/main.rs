@@ -175,7 +175,7 @@ enum Command {
         /// A lease not renewed for this long is taken over.
         #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
         lease_ttl: Duration,
-        /// This instance's name in the lease and events (default: HOSTNAME-PID).
+        /// This instance's name in the lease and events (default: HOSTNAME-PID-RANDOM).
         #[arg(long)]
         identity: Option<String>,
     },
@@ -302,7 +302,14 @@ fn main() -> miette::Result<ExitCode> {
             };
             let identity = identity.unwrap_or_else(|| {
                 let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-                format!("{}-{}", host.trim(), std::process::id())
+                // The pid alone repeats across containers (pid 1): a random suffix keeps
+                // two instances from both believing they hold the lease.
+                format!(
+                    "{}-{}-{:04x}",
+                    host.trim(),
+                    std::process::id(),
+                    fastrand::u16(..)
+                )
             });
             let options = RunOptions {
                 source: source_options,

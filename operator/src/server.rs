@@ -50,9 +50,10 @@ pub fn not_ready(shared: &Shared) -> Option<String> {
         return Some(format!("engine unreachable: {error}"));
     }
     if !readiness.leader {
-        return Some(match readiness.lease_holder {
-            Some(holder) => format!("standby: waiting for the lease held by {holder}"),
-            None => "waiting for the lease".into(),
+        return Some(match (readiness.lease_error, readiness.lease_holder) {
+            (Some(error), _) => format!("not acting: {error}"),
+            (None, Some(holder)) => format!("standby: waiting for the lease held by {holder}"),
+            (None, None) => "waiting for the lease".into(),
         });
     }
     None

@@ -17,6 +17,8 @@ struct Readiness {
     lease_holder: Option<String>,
     source_error: Option<String>,
     engine_error: Option<String>,
+    #[serde(default)]
+    lease_error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +63,7 @@ fn render(status: &InstanceStatus) -> String {
     for error in [
         &status.readiness.source_error,
         &status.readiness.engine_error,
+        &status.readiness.lease_error,
     ]
     .into_iter()
     .flatten()

@@ -74,23 +74,35 @@ pub async fn follow(
     triggers: UnboundedSender<Trigger>,
 ) {
     let mut backoff = reconnect_backoff();
-    let mut first = true;
+    let mut lost = false;
     loop {
+        if lost {
+            // Wait for the engine to answer again before calling the stream reopened.
+            tokio::time::sleep(backoff.next().unwrap_or(Duration::from_secs(30))).await;
+            if docker.ping().await.is_err() {
+                continue;
+            }
+        }
         let mut stream = docker.events(Some(EventsOptions {
             filters: Some(filters()),
             ..Default::default()
         }));
-        if !first {
+        if lost {
+            backoff = reconnect_backoff();
             shared.metrics.event_stream_reconnects.inc();
+            shared.record(Event::new(
+                Reason::EventStreamReconnected,
+                None,
+                "the engine's events stream is open again: relisting everything",
+            ));
+            // What happened while the stream was down is found by looking at everything.
+            if triggers.send(Trigger::All).is_err() {
+                return;
+            }
         }
-        let mut opened = false;
         while let Some(item) = stream.next().await {
             match item {
                 Ok(event) => {
-                    if !opened {
-                        opened = true;
-                        backoff = reconnect_backoff();
-                    }
                     let Some(snapshot) = shared.snapshot() else {
                         continue;
                     };
@@ -107,25 +119,11 @@ pub async fn follow(
                 }
             }
         }
-        let delay = backoff.next().unwrap_or(Duration::from_secs(30));
+        lost = true;
         shared.record(Event::new(
             Reason::EngineUnreachable,
             None,
-            format!(
-                "the engine's events stream ended: reopening in {}s",
-                delay.as_secs().max(1)
-            ),
-        ));
-        tokio::time::sleep(delay).await;
-        first = false;
-        // What happened while the stream was down is found by looking at everything.
-        if triggers.send(Trigger::All).is_err() {
-            return;
-        }
-        shared.record(Event::new(
-            Reason::EventStreamReconnected,
-            None,
-            "the engine's events stream is open again: relisting everything",
+            "the engine's events stream ended: reopening it once the engine answers",
         ));
     }
 }

@@ -58,11 +58,21 @@ pub struct DriftField {
 }
 
 impl From<&FieldChange> for DriftField {
+    /// Env values are never carried: a value added by hand was never validated, and its
+    /// name need not look secret (`DATABASE_URL=postgres://user:password@...`). That a
+    /// variable differs is what the event needs to say.
     fn from(change: &FieldChange) -> DriftField {
+        let shown = |value: &Option<String>| {
+            if change.path.starts_with("env.") {
+                value.as_ref().map(|_| "(hidden)".to_string())
+            } else {
+                value.clone()
+            }
+        };
         DriftField {
             path: change.path.clone(),
-            desired: change.to.clone(),
-            live: change.from.clone(),
+            desired: shown(&change.to),
+            live: shown(&change.from),
         }
     }
 }
@@ -246,6 +256,23 @@ mod tests {
                 (Reason::DriftDetected, "image", 1),
                 (Reason::DriftDetected, "replicas", 2),
             ]
+        );
+    }
+
+    #[test]
+    fn env_values_never_reach_events() {
+        let change = FieldChange {
+            path: "env.DATABASE_URL".into(),
+            from: Some("postgres://app:hunter2@db/app".into()),
+            to: None,
+        };
+        assert_eq!(
+            DriftField::from(&change),
+            DriftField {
+                path: "env.DATABASE_URL".into(),
+                desired: None,
+                live: Some("(hidden)".into()),
+            }
         );
     }
 

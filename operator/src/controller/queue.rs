@@ -148,6 +148,11 @@ impl<K: Ord + Clone> WorkQueue<K> {
             .min()
     }
 
+    /// Whether another reconcile may start now.
+    pub fn has_capacity(&self) -> bool {
+        self.running.len() < self.max_concurrent
+    }
+
     /// Keys waiting or running.
     pub fn depth(&self) -> usize {
         self.due.len() + self.running.len()

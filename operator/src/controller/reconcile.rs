@@ -11,7 +11,7 @@ use bollard::Docker;
 
 use super::events::{DriftField, Event, Reason};
 use super::queue::Outcome;
-use super::shared::{Shared, Snapshot};
+use super::shared::Shared;
 use super::status::{self, Condition, Health, ResourceKey, ResourceStatus, Sync};
 use crate::diff;
 use crate::plan::{self, Action, Change, Plan};
@@ -56,14 +56,6 @@ pub fn desired_hash(resource: &Resource) -> String {
         Spec::Service(spec) => diff::spec_hash(&diff::canonical(spec)),
         other => diff::spec_hash(other),
     }
-}
-
-fn find<'a>(snapshot: &'a Snapshot, key: &ResourceKey) -> Option<&'a Resource> {
-    snapshot
-        .desired
-        .resources
-        .iter()
-        .find(|r| r.kind() == key.kind && r.name() == key.name)
 }
 
 /// `enforce` (the default) or `report`.
@@ -131,7 +123,7 @@ pub async fn reconcile(ctx: &Context, key: &ResourceKey) -> Reconciled {
         }
     };
     let plan = plan::plan(&snapshot.desired, &live);
-    let resource = find(&snapshot, key);
+    let resource = snapshot.desired.find(key.kind, &key.name);
     let change = plan
         .changes
         .iter()
@@ -149,6 +141,7 @@ pub async fn reconcile(ctx: &Context, key: &ResourceKey) -> Reconciled {
             .as_ref()
             .and_then(|p| p.last_applied_revision.clone()),
         last_applied: previous.as_ref().and_then(|p| p.last_applied),
+        desired_hash: resource.map(desired_hash).unwrap_or_default(),
     };
     // Tasks still starting or failing: look again soon to see how it ends.
     let converging = matches!(status.health, Health::Progressing | Health::Degraded);
@@ -292,6 +285,7 @@ pub async fn reconcile(ctx: &Context, key: &ResourceKey) -> Reconciled {
             };
             ctx.shared.record(event.with_revision(revision.clone()));
             if change.action == Action::Delete {
+                ctx.shared.forget(key);
                 return done("applied", None);
             }
             status.sync = Sync::Synced;
@@ -304,7 +298,7 @@ pub async fn reconcile(ctx: &Context, key: &ResourceKey) -> Reconciled {
             done("applied", Some(AFTER_APPLY_REQUEUE))
         }
         Err(error) => {
-            let conflict = error.to_string().contains("update out of sequence");
+            let outcome = classify(&error.source);
             status.conditions.push(Condition {
                 kind: "Synced".into(),
                 status: false,
@@ -321,14 +315,66 @@ pub async fn reconcile(ctx: &Context, key: &ResourceKey) -> Reconciled {
                 .with_revision(revision),
             );
             Reconciled {
-                outcome: if conflict {
-                    Outcome::Conflict
-                } else {
-                    Outcome::Transient
-                },
+                outcome,
                 result: "error",
             }
         }
+    }
+}
+
+/// Why swarm rolled back the update to the desired spec (hash `desired`), if it did: the
+/// service is in a rollback state, shoal last wrote the desired spec (`written`) and the
+/// spec now running is another. (bollard's models do not carry the engine's PreviousSpec,
+/// so after a restart shoal writes such a spec once more before it knows.)
+pub fn rolled_back(
+    service: &bollard::models::Service,
+    desired: &str,
+    written: Option<&str>,
+) -> Option<String> {
+    use bollard::models::ServiceUpdateStatusStateEnum as State;
+    let update = service.update_status.as_ref()?;
+    let rolling_back = matches!(
+        update.state,
+        Some(State::ROLLBACK_STARTED | State::ROLLBACK_PAUSED | State::ROLLBACK_COMPLETED)
+    );
+    let running = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.labels.as_ref())
+        .and_then(|l| l.get(labels::SPEC_HASH))
+        .map(String::as_str);
+    (rolling_back && written == Some(desired) && running != Some(desired)).then(|| {
+        format!(
+            "swarm rolled the update back ({}): fix desired-state; shoal will not write this \
+             spec again",
+            update.message.as_deref().unwrap_or("no reason given")
+        )
+    })
+}
+
+/// How a failed write is retried: a conflict soon, a spec the engine rejects (400) only
+/// after desired-state changes, anything else with backoff.
+pub fn classify(error: &crate::swarm::engine::EngineError) -> Outcome {
+    use crate::swarm::engine::EngineError;
+    match error {
+        EngineError::Call {
+            source:
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code,
+                    message,
+                },
+            ..
+        } => {
+            if message.contains("update out of sequence") {
+                Outcome::Conflict
+            } else if *status_code == 400 {
+                Outcome::Terminal
+            } else {
+                Outcome::Transient
+            }
+        }
+        // Refused: what shoal would send is not possible yet (a network not there yet).
+        _ => Outcome::Transient,
     }
 }
 
@@ -338,5 +384,83 @@ fn action_word(action: Action) -> &'static str {
         Action::Update => "updated in place",
         Action::Delete => "deleted (no longer in desired-state)",
         Action::Replace => "replaced",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::swarm::engine::EngineError;
+
+    fn engine(status_code: u16, message: &str) -> EngineError {
+        EngineError::Call {
+            what: "updating service web".into(),
+            source: bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message: message.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_rolled_back_desired_spec_is_recognised() {
+        use bollard::models::ServiceUpdateStatusStateEnum as State;
+        use bollard::models::{Service, ServiceSpec, ServiceUpdateStatus};
+        let service = |state, running: &str| Service {
+            update_status: Some(ServiceUpdateStatus {
+                state: Some(state),
+                message: Some(
+                    "update rolled back due to failure or early termination of task x".into(),
+                ),
+                ..Default::default()
+            }),
+            spec: Some(ServiceSpec {
+                labels: Some([(labels::SPEC_HASH.to_string(), running.to_string())].into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            rolled_back(&service(State::ROLLBACK_COMPLETED, "a"), "b", Some("b")).as_deref(),
+            Some(
+                "swarm rolled the update back (update rolled back due to failure or early \
+                 termination of task x): fix desired-state; shoal will not write this spec again"
+            )
+        );
+        // A new desired spec (not the one written) is tried.
+        assert_eq!(
+            rolled_back(&service(State::ROLLBACK_COMPLETED, "a"), "c", Some("b")),
+            None
+        );
+        // Not rolling back: a hand-made change is drift, handled elsewhere.
+        assert_eq!(
+            rolled_back(&service(State::COMPLETED, "a"), "b", Some("b")),
+            None
+        );
+    }
+
+    #[test]
+    fn failures_are_classified_for_the_queue() {
+        assert_eq!(
+            classify(&engine(500, "rpc error: update out of sequence")),
+            Outcome::Conflict
+        );
+        assert_eq!(
+            classify(&engine(
+                400,
+                "invalid mount config: bind source path does not exist"
+            )),
+            Outcome::Terminal
+        );
+        assert_eq!(
+            classify(&engine(503, "node is not part of a swarm")),
+            Outcome::Transient
+        );
+        assert_eq!(
+            classify(&EngineError::Refused(
+                "network appnet does not exist".into()
+            )),
+            Outcome::Transient
+        );
     }
 }

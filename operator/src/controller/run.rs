@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::panic::AssertUnwindSafe;
+
 use bollard::Docker;
+use futures_util::FutureExt;
 use tokio::sync::mpsc::{self, UnboundedSender};
 
 use super::Trigger;
@@ -85,7 +88,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         identity: options.identity.clone(),
         ttl: options.lease_ttl,
     });
-    tokio::spawn(hold_lease(
+    let lease_holder = tokio::spawn(hold_lease(
         lease.clone(),
         docker.clone(),
         shared.clone(),
@@ -110,7 +113,18 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                 let finished = finished.clone();
                 tokio::spawn(async move {
                     let started = Instant::now();
-                    let reconciled = reconcile::reconcile(&context, &key).await;
+                    // A panicking reconcile must still finish its key, or the key is
+                    // never reconciled again and shutdown waits for it forever.
+                    let reconciled = AssertUnwindSafe(reconcile::reconcile(&context, &key))
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|_| {
+                            tracing::error!(%key, "reconcile panicked; retried with backoff");
+                            Reconciled {
+                                outcome: super::queue::Outcome::Transient,
+                                result: "error",
+                            }
+                        });
                     let _ = finished.send((key, reconciled, started.elapsed()));
                 });
             }
@@ -119,10 +133,15 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         if stopping && queue.is_idle() {
             break;
         }
-        let next = queue
-            .next_due()
-            .unwrap_or(now + Duration::from_secs(5))
-            .min(now + Duration::from_secs(5));
+        // Sleep until a key falls due only when it could then start: a standby, a full
+        // queue or a stopping loop would otherwise go round without pause. A standby
+        // looks at the lease every second.
+        let can_start = !stopping && shared.readiness().leader && queue.has_capacity();
+        let next = match queue.next_due() {
+            Some(due) if can_start => due.min(now + Duration::from_secs(5)),
+            _ if !stopping && !shared.readiness().leader => now + Duration::from_secs(1),
+            _ => now + Duration::from_secs(5),
+        };
         tokio::select! {
             _ = &mut shutdown, if !stopping => {
                 tracing::info!("stopping: no new work; waiting for the reconciles in flight");
@@ -157,6 +176,8 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         }
         shared.heartbeat();
     }
+    // Renewing after the release would take the lease back for another ttl.
+    lease_holder.abort();
     lease.release(&docker).await;
     server.abort();
     tracing::info!("stopped");
@@ -187,13 +208,6 @@ async fn managed_leftovers(
     let Ok(live) = crate::swarm::engine::observe(&docker).await else {
         return;
     };
-    let desired = |kind: Kind, name: &str| {
-        snapshot
-            .desired
-            .resources
-            .iter()
-            .any(|r| r.kind() == kind && r.name() == name)
-    };
     let services = live
         .services
         .iter()
@@ -208,7 +222,7 @@ async fn managed_leftovers(
         .filter_map(|n| n.name.clone())
         .map(|name| (Kind::Network, name));
     for (kind, name) in services.chain(networks) {
-        if !desired(kind, &name) {
+        if snapshot.desired.find(kind, &name).is_none() {
             let _ = triggers.send(Trigger::Key(ResourceKey::new(kind, name)));
         }
     }
@@ -234,15 +248,22 @@ async fn hold_lease(
     triggers: UnboundedSender<Trigger>,
 ) {
     let mut held = false;
+    let mut renewed = Instant::now();
+    // Others take a lease over once it is a ttl old: step down well before that when
+    // renewals fail (a partitioned manager must stop acting on its own).
+    let step_down_after = lease.ttl * 2 / 3;
     loop {
-        match lease.try_acquire(&docker).await {
-            Ok(LeaseState::Held) => {
+        let attempt = tokio::time::timeout(lease.ttl / 3, lease.try_acquire(&docker)).await;
+        match attempt {
+            Ok(Ok(LeaseState::Held)) => {
+                renewed = Instant::now();
+                shared.update_readiness(|r| {
+                    r.lease_error = None;
+                    r.leader = true;
+                    r.lease_holder = Some(lease.identity.clone());
+                });
                 if !held {
                     held = true;
-                    shared.update_readiness(|r| {
-                        r.leader = true;
-                        r.lease_holder = Some(lease.identity.clone());
-                    });
                     shared.record(Event::new(
                         Reason::LeaseAcquired,
                         None,
@@ -251,7 +272,7 @@ async fn hold_lease(
                     let _ = triggers.send(Trigger::All);
                 }
             }
-            Ok(LeaseState::HeldBy(holder)) => {
+            Ok(Ok(LeaseState::HeldBy(holder))) => {
                 if held || shared.readiness().lease_holder.as_deref() != Some(&holder) {
                     shared.record(Event::new(
                         Reason::LeaseWaiting,
@@ -261,18 +282,44 @@ async fn hold_lease(
                 }
                 held = false;
                 shared.update_readiness(|r| {
+                    r.lease_error = None;
                     r.leader = false;
                     r.lease_holder = Some(holder);
                 });
             }
-            Err(error) => {
-                // Without the engine nothing can act anyway; keep the lease state as is
-                // until it expires on its own.
-                shared.update_readiness(|r| r.engine_error = Some(error.to_string()));
-            }
+            Ok(Err(error)) => lease_failed(&shared, error.to_string()),
+            Err(_) => lease_failed(&shared, "the engine did not answer in time".to_string()),
+        }
+        if held && renewed.elapsed() >= step_down_after {
+            held = false;
+            shared.update_readiness(|r| r.leader = false);
+            shared.record(Event::new(
+                Reason::LeaseWaiting,
+                None,
+                format!(
+                    "stepped down: lease {} not renewed for {}s",
+                    lease.name,
+                    renewed.elapsed().as_secs()
+                ),
+            ));
         }
         tokio::time::sleep(lease.ttl / 3).await;
     }
+}
+
+fn lease_failed(shared: &Shared, error: String) {
+    shared.update_readiness(|r| r.lease_error = Some(format!("cannot renew the lease: {error}")));
+}
+
+/// What loading a revision came to.
+#[derive(Clone, Debug, PartialEq)]
+enum Loaded {
+    /// Valid, and in force now.
+    InForce,
+    /// Invalid: not applied, with why (final for this revision).
+    Invalid(String),
+    /// Could not be read: worth another try.
+    Unreadable,
 }
 
 /// Loads and validates `dir`; a valid one becomes the desired-state in force.
@@ -281,7 +328,7 @@ fn load(
     dir: &std::path::Path,
     options: &ValidateOptions,
     revision: Option<String>,
-) -> bool {
+) -> Loaded {
     let label = revision.as_deref().map(short).unwrap_or("directory");
     match validate_dir(dir, options) {
         Ok(validation) if validation.errors() == 0 => {
@@ -299,7 +346,7 @@ fn load(
                 )
                 .with_revision(revision),
             );
-            true
+            Loaded::InForce
         }
         Ok(validation) => {
             let problems: Vec<String> = validation
@@ -314,17 +361,25 @@ fn load(
                 problems.join("; ")
             );
             shared.update_readiness(|r| r.source_error = Some(message.clone()));
-            shared
-                .record(Event::new(Reason::InvalidRevision, None, message).with_revision(revision));
-            false
+            shared.record(
+                Event::new(Reason::InvalidRevision, None, message.clone()).with_revision(revision),
+            );
+            Loaded::Invalid(message)
         }
         Err(error) => {
             let message = format!("desired-state {label} cannot be read: {error}");
             shared.update_readiness(|r| r.source_error = Some(message.clone()));
             shared.record(Event::new(Reason::SourceFailed, None, message).with_revision(revision));
-            false
+            Loaded::Unreadable
         }
     }
+}
+
+fn unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
 }
 
 fn short(sha: &str) -> &str {
@@ -343,7 +398,7 @@ fn spawn_source(
             let (changed, mut changes) = mpsc::unbounded_channel();
             let mut watch = DirWatch::start(dir, options.debounce, *poll, changed)
                 .map_err(|e| RunError::Watch(dir.clone(), e))?;
-            if load(&shared, dir, &validate, None) {
+            if load(&shared, dir, &validate, None) == Loaded::InForce {
                 let _ = triggers.send(Trigger::All);
             }
             let (watched, dir) = (dir.clone(), dir.clone());
@@ -351,7 +406,8 @@ fn spawn_source(
             tokio::spawn(async move {
                 while changes.recv().await.is_some() {
                     let _ = rewatch.send(());
-                    if load(&shared, &dir, &validate, None) && triggers.send(Trigger::All).is_err()
+                    if load(&shared, &dir, &validate, None) == Loaded::InForce
+                        && triggers.send(Trigger::All).is_err()
                     {
                         return;
                     }
@@ -370,30 +426,48 @@ fn spawn_source(
         SourceOptions::Git { git, interval } => {
             let git = git.clone();
             let interval = *interval;
+            // A fetch that hangs must not stop syncing for good.
+            let timeout = (interval * 4).max(Duration::from_secs(120));
             tokio::spawn(async move {
-                let mut loaded: Option<String> = None;
+                // The newest revision and what loading it came to.
+                let mut loaded: Option<(String, Loaded)> = None;
                 loop {
-                    match git.sync().await {
-                        Ok(revision) => {
-                            let now = std::time::SystemTime::now()
-                                .duration_since(std::time::UNIX_EPOCH)
-                                .map(|d| d.as_secs_f64())
-                                .unwrap_or_default();
-                            shared.metrics.git_last_sync.set(now);
-                            if loaded.as_deref() != Some(&revision.sha) {
-                                loaded = Some(revision.sha.clone());
-                                if load(
-                                    &shared,
-                                    &revision.dir,
-                                    &validate,
-                                    Some(revision.sha.clone()),
-                                ) && triggers.send(Trigger::All).is_err()
+                    let synced = tokio::time::timeout(timeout, git.sync()).await;
+                    match synced {
+                        Ok(Ok(revision)) => {
+                            shared.metrics.git_last_sync.set(unix_seconds());
+                            match &loaded {
+                                Some((sha, outcome))
+                                    if *sha == revision.sha && *outcome != Loaded::Unreadable =>
                                 {
-                                    return;
+                                    // Fetching works again: the error is this revision's own,
+                                    // or none.
+                                    let error = match outcome {
+                                        Loaded::Invalid(message) => Some(message.clone()),
+                                        _ => None,
+                                    };
+                                    shared.update_readiness(|r| r.source_error = error);
+                                }
+                                _ => {
+                                    let outcome = load(
+                                        &shared,
+                                        &revision.dir,
+                                        &validate,
+                                        Some(revision.sha.clone()),
+                                    );
+                                    let in_force = outcome == Loaded::InForce;
+                                    loaded = Some((revision.sha, outcome));
+                                    if in_force && triggers.send(Trigger::All).is_err() {
+                                        return;
+                                    }
                                 }
                             }
                         }
-                        Err(error) => {
+                        failed => {
+                            let error = match failed {
+                                Ok(Err(error)) => error.to_string(),
+                                _ => format!("no answer within {}s", timeout.as_secs()),
+                            };
                             let message =
                                 format!("git sync failed, the last good revision stays: {error}");
                             shared.update_readiness(|r| r.source_error = Some(message.clone()));

@@ -29,6 +29,8 @@ pub struct Readiness {
     pub engine_error: Option<String>,
     /// The newest source revision could not be loaded (the last good one stays).
     pub source_error: Option<String>,
+    /// Why the lease could not be read or renewed, if it could not.
+    pub lease_error: Option<String>,
     /// This instance holds the lease and acts; otherwise who does.
     pub leader: bool,
     pub lease_holder: Option<String>,
@@ -97,14 +99,35 @@ impl Shared {
         if let Some(revision) = &snapshot.revision {
             self.metrics.set_revision(revision);
         }
-        // Statuses of resources no longer desired go with them.
-        lock(&self.statuses).retain(|key, _| {
-            snapshot
-                .desired
-                .resources
-                .iter()
-                .any(|r| r.kind() == key.kind && r.name() == key.name)
+        // Statuses (and drift memory) of resources no longer desired go with them; a
+        // changed spec is Unknown until its reconcile.
+        let hashes: HashMap<ResourceKey, String> = snapshot
+            .desired
+            .resources
+            .iter()
+            .map(|r| {
+                (
+                    ResourceKey::new(r.kind(), r.name()),
+                    super::reconcile::desired_hash(r),
+                )
+            })
+            .collect();
+        lock(&self.statuses).retain(|key, status| {
+            let Some(hash) = hashes.get(key) else {
+                return false;
+            };
+            if *hash != status.desired_hash {
+                status.sync = super::status::Sync::Unknown;
+                status.conditions = vec![super::status::Condition {
+                    kind: "Synced".into(),
+                    status: false,
+                    reason: "NewRevision".into(),
+                    message: "not reconciled against the new desired-state yet".into(),
+                }];
+            }
+            true
         });
+        lock(&self.synced).retain(|key, _| hashes.contains_key(key));
         *self
             .snapshot
             .write()
@@ -133,6 +156,12 @@ impl Shared {
 
     pub fn statuses(&self) -> Vec<ResourceStatus> {
         lock(&self.statuses).values().cloned().collect()
+    }
+
+    /// Forgets a resource that is gone (pruned).
+    pub fn forget(&self, key: &ResourceKey) {
+        lock(&self.statuses).remove(key);
+        lock(&self.synced).remove(key);
     }
 
     pub fn synced_hash(&self, key: &ResourceKey) -> Option<String> {

@@ -79,6 +79,10 @@ pub struct ResourceStatus {
         serialize_with = "optional_time"
     )]
     pub last_applied: Option<SystemTime>,
+    /// The desired spec's hash this status was computed against: a new revision that
+    /// changes the spec makes the status Unknown until the resource is reconciled again.
+    #[serde(skip)]
+    pub desired_hash: String,
 }
 
 fn optional_time<S: serde::Serializer>(time: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
@@ -106,10 +110,25 @@ pub fn health(key: &ResourceKey, live: &Live, plan: &Plan, desired: &Desired) ->
                             | ServiceUpdateStatusStateEnum::ROLLBACK_STARTED
                     )
                 });
+            let failed = service
+                .update_status
+                .as_ref()
+                .and_then(|u| u.state)
+                .is_some_and(|s| {
+                    matches!(
+                        s,
+                        ServiceUpdateStatusStateEnum::PAUSED
+                            | ServiceUpdateStatusStateEnum::ROLLBACK_PAUSED
+                            | ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED
+                    )
+                });
             let counts = service.service_status.as_ref();
             let running = counts.and_then(|c| c.running_tasks).unwrap_or(0);
             let wanted = counts.and_then(|c| c.desired_tasks).unwrap_or(0);
-            if updating {
+            if failed {
+                // A rollout that paused or was rolled back did not do what was asked.
+                Health::Degraded
+            } else if updating {
                 Health::Progressing
             } else if running >= wanted {
                 Health::Healthy

@@ -108,28 +108,20 @@ pub struct NodeFacts {
 }
 
 impl Constraint {
-    /// Whether `node` meets the constraint, as swarm's scheduler decides it: a missing
-    /// label equals nothing (so `!=` holds), and values compare case-insensitively except
-    /// label values.
+    /// Whether `node` meets the constraint, as swarm's scheduler decides it: values
+    /// compare case-insensitively (label values too, as swarmkit's `strings.EqualFold`),
+    /// and a missing label equals nothing (so `!=` holds).
     pub fn matches(&self, node: &NodeFacts) -> bool {
-        let (actual, exact) = match &self.key {
-            ConstraintKey::NodeId => (Some(node.id.as_str()), false),
-            ConstraintKey::NodeHostname => (Some(node.hostname.as_str()), false),
-            ConstraintKey::NodeRole => (Some(node.role.as_str()), false),
-            ConstraintKey::NodePlatformOs => (Some(node.os.as_str()), false),
-            ConstraintKey::NodePlatformArch => (Some(node.arch.as_str()), false),
-            ConstraintKey::NodeLabel(name) => (node.labels.get(name).map(String::as_str), true),
-            ConstraintKey::EngineLabel(name) => {
-                (node.engine_labels.get(name).map(String::as_str), true)
-            }
+        let actual = match &self.key {
+            ConstraintKey::NodeId => Some(node.id.as_str()),
+            ConstraintKey::NodeHostname => Some(node.hostname.as_str()),
+            ConstraintKey::NodeRole => Some(node.role.as_str()),
+            ConstraintKey::NodePlatformOs => Some(node.os.as_str()),
+            ConstraintKey::NodePlatformArch => Some(node.arch.as_str()),
+            ConstraintKey::NodeLabel(name) => node.labels.get(name).map(String::as_str),
+            ConstraintKey::EngineLabel(name) => node.engine_labels.get(name).map(String::as_str),
         };
-        let equal = actual.is_some_and(|actual| {
-            if exact {
-                actual == self.value
-            } else {
-                actual.eq_ignore_ascii_case(&self.value)
-            }
-        });
+        let equal = actual.is_some_and(|actual| actual.eq_ignore_ascii_case(&self.value));
         match self.op {
             ConstraintOp::Equal => equal,
             ConstraintOp::NotEqual => !equal,
@@ -177,7 +169,8 @@ mod tests {
             ("node.hostname != node2", false),
             ("node.role == manager", false),
             ("node.labels.tier == Back", true),
-            ("node.labels.tier == back", false),
+            ("node.labels.tier == back", true),
+            ("node.labels.Tier == Back", false),
             ("node.labels.db == true", false),
             ("node.labels.db != true", true),
             ("engine.labels.x != y", true),

@@ -155,6 +155,13 @@ impl Desired {
         })
     }
 
+    /// The resource `kind/name`, if desired.
+    pub fn find(&self, kind: Kind, name: &str) -> Option<&Resource> {
+        self.resources
+            .iter()
+            .find(|r| r.kind() == kind && r.name() == name)
+    }
+
     pub fn nodes(&self) -> impl Iterator<Item = (&Resource, &NodeSpec)> {
         self.resources.iter().filter_map(|r| match &r.spec {
             Spec::Node(spec) => Some((r, spec)),
