@@ -42,6 +42,7 @@ pub struct Metrics {
     pub git_last_sync: Gauge<f64, std::sync::atomic::AtomicU64>,
     pub revision: Family<RevisionLabel, Gauge>,
     pub event_stream_reconnects: Counter,
+    pub observations: Counter,
 }
 
 impl Default for Metrics {
@@ -97,8 +98,15 @@ impl Default for Metrics {
             "Times the Docker events stream was lost and opened again",
             event_stream_reconnects.clone(),
         );
+        let observations = Counter::default();
+        registry.register(
+            "observations",
+            "Full observations of the live state (shared by the reconciles of a burst)",
+            observations.clone(),
+        );
         Metrics {
             registry,
+            observations,
             reconciles,
             reconcile_duration,
             drift_events,

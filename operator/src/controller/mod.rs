@@ -5,6 +5,7 @@ pub mod engine_events;
 pub mod events;
 pub mod lease;
 pub mod metrics;
+pub mod observation;
 pub mod queue;
 pub mod reconcile;
 pub mod run;

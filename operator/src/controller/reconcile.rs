@@ -35,6 +35,7 @@ pub struct Context {
     pub shared: Arc<Shared>,
     pub agent_port: Option<u16>,
     pub allow_mass_prune: bool,
+    pub observation: super::observation::SharedObservation,
 }
 
 /// How a reconcile ended: for the queue, and the `result` label of its metric.
@@ -103,7 +104,11 @@ pub async fn reconcile(ctx: &Context, key: &ResourceKey) -> Reconciled {
     let Some(snapshot) = ctx.shared.snapshot() else {
         return done("waiting", None);
     };
-    let live = match crate::observe::observe(&ctx.docker, &snapshot.desired, ctx.agent_port).await {
+    let observed = ctx
+        .observation
+        .get(&ctx.docker, &snapshot, ctx.agent_port)
+        .await;
+    let live = match observed {
         Ok(live) => {
             ctx.shared.update_readiness(|r| r.engine_error = None);
             live
@@ -257,15 +262,17 @@ pub async fn reconcile(ctx: &Context, key: &ResourceKey) -> Reconciled {
         ..Plan::default()
     };
     ctx.shared.set_status(key, status.clone());
-    match apply::apply(
+    let applied = apply::apply(
         &ctx.docker,
         &snapshot.desired,
         &single,
         &live,
         revision.as_deref(),
     )
-    .await
-    {
+    .await;
+    // Written (or partly): what others observed before is out of date.
+    ctx.observation.invalidate().await;
+    match applied {
         Ok(_) => {
             let fields: Vec<DriftField> = change.fields.iter().map(DriftField::from).collect();
             let event = if drift {

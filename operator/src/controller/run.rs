@@ -100,6 +100,10 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         shared: shared.clone(),
         agent_port: options.agent_port,
         allow_mass_prune: options.allow_mass_prune,
+        observation: super::observation::SharedObservation::new(
+            options.debounce,
+            shared.metrics.observations.clone(),
+        ),
     });
     let (finished, mut done) = mpsc::unbounded_channel::<(ResourceKey, Reconciled, Duration)>();
     let mut queue: WorkQueue<ResourceKey> = WorkQueue::new(options.debounce, options.concurrency);

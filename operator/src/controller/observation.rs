@@ -1,0 +1,76 @@
+//! One observation shared by the reconciles of a burst. Every reconcile needs the whole
+//! live state (the plan of one resource depends on others: networks, volumes, mounts),
+//! and a new revision or a resync triggers every key at once: without sharing, N
+//! resources cost N full observations (five list calls, the gluster CLI, every agent).
+//!
+//! An observation is reused while younger than half the debounce (at most 250 ms): a
+//! reconcile runs at least one debounce after the trigger that caused it, so a reused
+//! observation was taken after the change it is about. Any write by shoal drops it. Only
+//! one observation is in flight at a time; the reconciles that arrive meanwhile wait for
+//! it and share it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use prometheus_client::metrics::counter::Counter;
+use tokio::sync::Mutex;
+
+use super::shared::Snapshot;
+use crate::observe::{ObserveError, observe};
+use crate::swarm::live::Live;
+
+struct Taken {
+    /// When the observation started: the conservative age.
+    started: Instant,
+    /// The desired-state it was made for (what is observed depends on it).
+    snapshot: Arc<Snapshot>,
+    live: Arc<Live>,
+}
+
+pub struct SharedObservation {
+    max_age: Duration,
+    latest: Mutex<Option<Taken>>,
+    /// Counts the observations made (`shoal_observations_total`).
+    made: Counter,
+}
+
+impl SharedObservation {
+    pub fn new(debounce: Duration, made: Counter) -> SharedObservation {
+        SharedObservation {
+            max_age: (debounce / 2).min(Duration::from_millis(250)),
+            latest: Mutex::new(None),
+            made,
+        }
+    }
+
+    /// The live state for `snapshot`: the latest observation if fresh, a new one if not.
+    pub async fn get(
+        &self,
+        docker: &Docker,
+        snapshot: &Arc<Snapshot>,
+        agent_port: Option<u16>,
+    ) -> Result<Arc<Live>, ObserveError> {
+        let mut latest = self.latest.lock().await;
+        if let Some(taken) = latest.as_ref()
+            && taken.started.elapsed() < self.max_age
+            && Arc::ptr_eq(&taken.snapshot, snapshot)
+        {
+            return Ok(taken.live.clone());
+        }
+        let started = Instant::now();
+        self.made.inc();
+        let live = Arc::new(observe(docker, &snapshot.desired, agent_port).await?);
+        *latest = Some(Taken {
+            started,
+            snapshot: snapshot.clone(),
+            live: live.clone(),
+        });
+        Ok(live)
+    }
+
+    /// After a write: the next reconcile observes anew.
+    pub async fn invalidate(&self) {
+        *self.latest.lock().await = None;
+    }
+}
