@@ -10,17 +10,7 @@ use std::time::{Duration, Instant};
 use shoal_tests::operator::Operator;
 use shoal_tests::{Lab, lab, stderr};
 
-const WEB: &str = "apiVersion: shoal/v1alpha1
-kind: Service
-metadata:
-  name: web
-spec:
-  image: lab/web:1
-  replicas: 2
-  resources:
-    limits:
-      memory: 32M
-";
+const WEB: &str = shoal_tests::WEB_SERVICE;
 
 const REPORTED: &str = "apiVersion: shoal/v1alpha1
 kind: Service

@@ -15,17 +15,7 @@ use std::time::{Duration, Instant};
 
 use shoal_tests::lab;
 
-const WEB: &str = "apiVersion: shoal/v1alpha1
-kind: Service
-metadata:
-  name: web
-spec:
-  image: lab/web:1
-  replicas: 2
-  resources:
-    limits:
-      memory: 32M
-";
+const WEB: &str = shoal_tests::WEB_SERVICE;
 
 fn corrected_count(operator: &shoal_tests::operator::Operator) -> u64 {
     operator

@@ -18,6 +18,20 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// A small service of the lab's web image: 2 replicas, a memory limit; what the
+/// operator's tests and benchmarks converge and then drift by hand.
+pub const WEB_SERVICE: &str = "apiVersion: shoal/v1alpha1
+kind: Service
+metadata:
+  name: web
+spec:
+  image: lab/web:1
+  replicas: 2
+  resources:
+    limits:
+      memory: 32M
+";
+
 /// The Docker client matching the lab's engines (Debian's docker.io).
 pub const DOCKER: &str = "/usr/bin/docker";
 

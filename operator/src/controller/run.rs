@@ -337,11 +337,14 @@ fn load(
     match validate_dir(dir, options) {
         Ok(validation) if validation.errors() == 0 => {
             let count = validation.desired.resources.len();
-            shared.set_snapshot(Snapshot {
+            let changed = shared.set_snapshot(Snapshot {
                 desired: validation.desired,
                 revision: revision.clone(),
             });
             shared.update_readiness(|r| r.source_error = None);
+            if !changed {
+                return Loaded::InForce;
+            }
             shared.record(
                 Event::new(
                     Reason::RevisionLoaded,
@@ -407,9 +410,20 @@ fn spawn_source(
             }
             let (watched, dir) = (dir.clone(), dir.clone());
             let (rewatch, mut rewatches) = mpsc::unbounded_channel::<()>();
+            // Read again on every change, and at each resync period anyway: inotify can
+            // drop events (a full queue), and a lost change must not stay lost.
+            let resync = options.resync;
             tokio::spawn(async move {
-                while changes.recv().await.is_some() {
-                    let _ = rewatch.send(());
+                loop {
+                    tokio::select! {
+                        change = changes.recv() => {
+                            if change.is_none() {
+                                return;
+                            }
+                            let _ = rewatch.send(());
+                        }
+                        _ = tokio::time::sleep(resync) => {}
+                    }
                     if load(&shared, &dir, &validate, None) == Loaded::InForce
                         && triggers.send(Trigger::All).is_err()
                     {

@@ -95,7 +95,9 @@ impl Shared {
             .clone()
     }
 
-    pub fn set_snapshot(&self, snapshot: Snapshot) {
+    /// Puts `snapshot` in force; whether it differs from the one before (revision or any
+    /// resource's spec).
+    pub fn set_snapshot(&self, snapshot: Snapshot) -> bool {
         if let Some(revision) = &snapshot.revision {
             self.metrics.set_revision(revision);
         }
@@ -128,10 +130,19 @@ impl Shared {
             true
         });
         lock(&self.synced).retain(|key, _| hashes.contains_key(key));
+        let changed = self.snapshot().is_none_or(|previous| {
+            previous.revision != snapshot.revision
+                || previous.desired.resources.len() != hashes.len()
+                || previous.desired.resources.iter().any(|r| {
+                    hashes.get(&ResourceKey::new(r.kind(), r.name()))
+                        != Some(&super::reconcile::desired_hash(r))
+                })
+        });
         *self
             .snapshot
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(snapshot));
+        changed
     }
 
     pub fn revision(&self) -> Option<String> {

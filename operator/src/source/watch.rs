@@ -49,17 +49,20 @@ impl DirWatch {
         // Reading desired-state opens its files, which inotify reports too (access
         // events): only changes count, or every reload would trigger the next.
         let handler = move |result: DebounceEventResult| {
-            if let Ok(events) = &result {
-                for e in events {
+            let relevant = match &result {
+                Ok(events) => events.iter().any(|e| {
                     tracing::debug!(kind = ?e.kind, paths = ?e.paths, "desired-state watch");
-                }
-            }
-            if let Ok(events) = result
-                && events.iter().any(|e| {
+                    // A rescan (the kernel's queue overflowed) names no path.
                     !matches!(e.kind, EventKind::Access(_))
-                        && e.paths.iter().any(|p| may_be_desired_state(p))
-                })
-            {
+                        && (e.need_rescan() || e.paths.iter().any(|p| may_be_desired_state(p)))
+                }),
+                Err(errors) => {
+                    // Events may have been lost: read everything again.
+                    tracing::warn!(?errors, "watching desired-state failed");
+                    true
+                }
+            };
+            if relevant {
                 let _ = changed.send(());
             }
         };
@@ -136,12 +139,18 @@ mod tests {
 
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let mut watch = DirWatch::start(&current, Duration::from_millis(200), None, tx).unwrap();
-        for i in 0..5 {
+        for i in 0..10 {
             std::fs::write(first.join(format!("file-{i}.yaml")), "a").unwrap();
         }
         assert!(next(&mut rx).await, "a burst of writes signals");
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        assert!(rx.try_recv().is_err(), "and signals once");
+        // Debounced: far fewer signals than files (the debouncer flushes per tick, so a
+        // burst that straddles a tick on a loaded machine may make two), then quiet.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let mut signals = 1;
+        while rx.try_recv().is_ok() {
+            signals += 1;
+        }
+        assert!(signals <= 3, "{signals} signals for one burst of 10 files");
         std::fs::write(first.join("operator.log"), "not desired-state").unwrap();
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert!(rx.try_recv().is_err(), "other files are not desired-state");
