@@ -233,28 +233,11 @@ fn prune_removes_managed_leftovers_and_refuses_a_mass_prune() {
         "web"
     );
     // Swarm removes a network asynchronously: the list may show it for a moment.
-    let swarm_networks = || {
-        let listed = lab.docker(&[
-            "network",
-            "ls",
-            "--filter",
-            "scope=swarm",
-            "--format",
-            "{{.Name}}",
-        ]);
-        let mut names: Vec<String> = listed
-            .lines()
-            .filter(|n| *n != "ingress")
-            .map(str::to_string)
-            .collect();
-        names.sort();
-        names
-    };
     let deadline = Instant::now() + Duration::from_secs(30);
-    while swarm_networks() != ["appnet"] && Instant::now() < deadline {
+    while lab.swarm_networks() != ["appnet"] && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(500));
     }
-    assert_eq!(swarm_networks(), ["appnet"]);
+    assert_eq!(lab.swarm_networks(), ["appnet"]);
 
     // With the guard lifted, everything managed goes.
     std::fs::remove_file(copy.path().join("web.yaml")).unwrap();

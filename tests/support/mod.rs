@@ -186,15 +186,7 @@ impl Lab {
         // in swarm: repeat until the list no longer shows them.
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let networks = run(&[
-                "network",
-                "ls",
-                "--filter",
-                "scope=swarm",
-                "--format",
-                "{{.Name}}",
-            ])?;
-            let removable: Vec<&str> = networks.lines().filter(|n| *n != "ingress").collect();
+            let removable = self.try_swarm_networks()?;
             if removable.is_empty() {
                 return Ok(());
             }
@@ -204,10 +196,38 @@ impl Lab {
                 ));
             }
             let mut args = vec!["network", "rm"];
-            args.extend(removable.iter().copied());
+            args.extend(removable.iter().map(String::as_str));
             let _ = self.docker_unchecked(&args);
             std::thread::sleep(Duration::from_secs(1));
         }
+    }
+
+    /// The swarm-scoped networks but ingress, sorted by name; panics when docker fails.
+    pub fn swarm_networks(&self) -> Vec<String> {
+        self.try_swarm_networks()
+            .unwrap_or_else(|error| panic!("listing networks: {error}"))
+    }
+
+    fn try_swarm_networks(&self) -> Result<Vec<String>, String> {
+        let args = [
+            "network",
+            "ls",
+            "--filter",
+            "scope=swarm",
+            "--format",
+            "{{.Name}}",
+        ];
+        let output = self.docker_unchecked(&args);
+        if !output.status.success() {
+            return Err(format!("docker {}: {}", args.join(" "), stderr(&output)));
+        }
+        let mut names: Vec<String> = stdout(&output)
+            .lines()
+            .filter(|n| *n != "ingress")
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        Ok(names)
     }
 
     /// Creates a swarm secret unless it exists.

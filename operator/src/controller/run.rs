@@ -111,7 +111,8 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
         let now = Instant::now();
-        if !stopping && shared.readiness().leader {
+        let leader = shared.readiness().leader;
+        if !stopping && leader {
             for key in queue.pop_ready(now) {
                 let context = context.clone();
                 let finished = finished.clone();
@@ -140,10 +141,10 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         // Sleep until a key falls due only when it could then start: a standby, a full
         // queue or a stopping loop would otherwise go round without pause. A standby
         // looks at the lease every second.
-        let can_start = !stopping && shared.readiness().leader && queue.has_capacity();
+        let can_start = !stopping && leader && queue.has_capacity();
         let next = match queue.next_due() {
             Some(due) if can_start => due.min(now + Duration::from_secs(5)),
-            _ if !stopping && !shared.readiness().leader => now + Duration::from_secs(1),
+            _ if !stopping && !leader => now + Duration::from_secs(1),
             _ => now + Duration::from_secs(5),
         };
         tokio::select! {

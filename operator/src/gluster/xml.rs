@@ -249,14 +249,7 @@ pub fn heal_summary(text: &str) -> Result<Vec<HealSummary>, GlusterError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn recorded(path: &str) -> String {
-        let file = format!(
-            "{}/../tests/fixtures/gluster/{path}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"))
-    }
+    use crate::gluster::recorded;
 
     fn brick(host: &str) -> BrickInfo {
         BrickInfo {

@@ -228,16 +228,9 @@ mod tests {
 
     use super::*;
     use crate::gluster::observe::{PeerState, VolumeState};
+    use crate::gluster::recorded;
     use crate::gluster::xml;
     use crate::source::{Loaded, load_text};
-
-    fn recorded(path: &str) -> String {
-        let file = format!(
-            "{}/../tests/fixtures/gluster/{path}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"))
-    }
 
     /// The pool as node1 saw it in the lab, from the recorded answers of `state`.
     fn pool(state: &str) -> GlusterLive {

@@ -237,9 +237,24 @@ fn text_output_reads_like_terraform() {
     assert!(render::text(&plan, true).contains("\u{1b}[33m~\u{1b}[0m Service/web"));
 }
 
+/// The example's volume, started, as observed (bricks and options do not matter here).
+fn started_volume() -> crate::gluster::observe::VolumeState {
+    crate::gluster::observe::VolumeState {
+        name: "storage".into(),
+        status: "Started".into(),
+        replica: 3,
+        arbiter: 0,
+        bricks: vec![],
+        options: Default::default(),
+        bricks_online: None,
+        heal_pending: 0,
+        split_brain: 0,
+    }
+}
+
 #[test]
 fn a_service_on_a_gluster_volume_waits_until_the_volume_is_started() {
-    use crate::gluster::observe::{GlusterLive, VolumeState};
+    use crate::gluster::observe::GlusterLive;
     let example = validate_dir(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../desired-state"),
         &ValidateOptions::default(),
@@ -261,19 +276,8 @@ fn a_service_on_a_gluster_volume_waits_until_the_volume_is_started() {
     assert_eq!(blocked, [("fileserver", waiting), ("http", waiting)]);
 
     // Once the volume is started, the gate opens.
-    let info = VolumeState {
-        name: "storage".into(),
-        status: "Started".into(),
-        replica: 3,
-        arbiter: 0,
-        bricks: vec![],
-        options: Default::default(),
-        bricks_online: None,
-        heal_pending: 0,
-        split_brain: 0,
-    };
     live.gluster = Some(Ok(GlusterLive {
-        volumes: vec![info],
+        volumes: vec![started_volume()],
         ..GlusterLive::default()
     }));
     let plan = plan(&example, &live);
@@ -306,7 +310,7 @@ fn agent_report(node: &str, mounted: bool) -> crate::agent::AgentStatus {
 
 #[test]
 fn a_service_on_a_gluster_volume_waits_until_its_nodes_have_it_mounted() {
-    use crate::gluster::observe::{GlusterLive, VolumeState};
+    use crate::gluster::observe::GlusterLive;
     let example = validate_dir(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../desired-state"),
         &ValidateOptions::default(),
@@ -316,17 +320,7 @@ fn a_service_on_a_gluster_volume_waits_until_its_nodes_have_it_mounted() {
     let mut live = recorded("applied");
     live.services.clear();
     live.gluster = Some(Ok(GlusterLive {
-        volumes: vec![VolumeState {
-            name: "storage".into(),
-            status: "Started".into(),
-            replica: 3,
-            arbiter: 0,
-            bricks: vec![],
-            options: Default::default(),
-            bricks_online: None,
-            heal_pending: 0,
-            split_brain: 0,
-        }],
+        volumes: vec![started_volume()],
         ..GlusterLive::default()
     }));
     live.agents = Some(
