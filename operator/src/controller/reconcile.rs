@@ -179,20 +179,20 @@ pub async fn reconcile(ctx: &Context, key: &ResourceKey) -> Reconciled {
         status.conditions.push(Condition {
             kind: "Synced".into(),
             status: false,
-            reason: if why.starts_with("waiting") {
+            reason: if why.clears_by_itself() {
                 "Waiting"
             } else {
                 "Blocked"
             }
             .into(),
-            message: why.clone(),
+            message: why.to_string(),
         });
         ctx.shared.set_status(key, status);
         ctx.shared.record(
-            Event::new(Reason::Waiting, Some(key.to_string()), why.clone())
+            Event::new(Reason::Waiting, Some(key.to_string()), why.to_string())
                 .with_revision(revision.clone()),
         );
-        let requeue = if why.starts_with("waiting") {
+        let requeue = if why.clears_by_itself() {
             WAITING_REQUEUE
         } else {
             // A missing secret or a volume shrink needs someone: look now and then.

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Action, Change};
+use super::{Action, Blocked, Change};
 use crate::diff::FieldChange;
 use crate::gluster::observe::GlusterLive;
 use crate::resources::gluster_volume::GlusterVolumeSpec;
@@ -115,14 +115,8 @@ pub fn plan(desired: &Desired, live: &GlusterLive) -> (Vec<Change>, Vec<StorageH
                     Some(spec.replica.to_string()),
                 ));
             }
-            blocked = Some(if spec.allow_data_loss {
-                "removing bricks or lowering replica is not automated: run `gluster volume \
-                 remove-brick` by hand once the data is safe"
-                    .to_string()
-            } else {
-                "this would remove bricks (and the data on them): set allowDataLoss: true on the \
-                 resource if that is meant"
-                    .to_string()
+            blocked = Some(Blocked::BrickRemoval {
+                allow_data_loss: spec.allow_data_loss,
             });
         } else {
             for (index, brick) in bricks.iter().enumerate() {
@@ -149,11 +143,7 @@ pub fn plan(desired: &Desired, live: &GlusterLive) -> (Vec<Change>, Vec<StorageH
                 live_arbiter.map(|a| a.to_string()),
                 spec.arbiter.map(|a| a.to_string()),
             ));
-            blocked.get_or_insert_with(|| {
-                "changing a volume's arbiter is not automated: gluster converts it only with \
-                 add-brick/remove-brick by hand"
-                    .to_string()
-            });
+            blocked.get_or_insert(Blocked::ArbiterChange);
         }
         if volume.status != "Started" {
             fields.push(field(
@@ -372,13 +362,7 @@ mod tests {
             &pool("healthy"),
         );
         assert_eq!(changes[0].fields, vec![field("arbiter", None, Some("1"))]);
-        assert!(
-            changes[0]
-                .blocked
-                .as_deref()
-                .unwrap()
-                .starts_with("changing a volume's arbiter")
-        );
+        assert!(changes[0].blocked == Some(Blocked::ArbiterChange));
     }
 
     #[test]
@@ -415,7 +399,11 @@ mod tests {
             ]
         );
         assert_eq!(
-            changes[0].blocked.as_deref(),
+            changes[0]
+                .blocked
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
             Some(
                 "this would remove bricks (and the data on them): set allowDataLoss: true on the resource if that is meant"
             )

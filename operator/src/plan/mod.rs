@@ -5,6 +5,7 @@
 //! Order: node labels and availability, then networks, then services; removals come last,
 //! services before the networks they use.
 
+pub mod blocked;
 pub mod gluster;
 pub mod render;
 pub mod storage_gate;
@@ -12,6 +13,8 @@ pub mod storage_gate;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
+
+pub use blocked::Blocked;
 
 use crate::diff::{self, FieldChange, observed};
 use crate::resources::network::NetworkSpec;
@@ -44,7 +47,7 @@ pub struct Change {
     pub restarts_tasks: bool,
     /// Why the change cannot be made now; blocked changes are shown, never applied.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub blocked: Option<String>,
+    pub blocked: Option<Blocked>,
 }
 
 /// A live object shoal does not manage: shown, never changed.
@@ -152,7 +155,9 @@ fn plan_nodes(desired: &Desired, live: &Live, plan: &mut Plan) {
                 action: Action::Update,
                 fields: Vec::new(),
                 restarts_tasks: false,
-                blocked: Some(format!("no swarm node has the hostname {hostname:?}")),
+                blocked: Some(Blocked::NoSuchNode {
+                    hostname: hostname.to_string(),
+                }),
             });
             continue;
         };
@@ -272,9 +277,10 @@ fn plan_networks(desired: &Desired, live: &Live, plan: &mut Plan) {
                 action: Action::Update,
                 fields: Vec::new(),
                 restarts_tasks: false,
-                blocked: Some(format!(
-                    "a network named {name:?} exists and is not managed by shoal: rename one of them"
-                )),
+                blocked: Some(Blocked::NameTaken {
+                    kind: Kind::Network,
+                    name,
+                }),
             });
             continue;
         }
@@ -289,13 +295,7 @@ fn plan_networks(desired: &Desired, live: &Live, plan: &mut Plan) {
             action: Action::Replace,
             fields,
             restarts_tasks: false,
-            blocked: (!users.is_empty()).then(|| {
-                format!(
-                    "networks cannot change in place and this one is in use by {}: remove it \
-                     from those services first",
-                    users.join(", ")
-                )
-            }),
+            blocked: (!users.is_empty()).then_some(Blocked::NetworkInUse { services: users }),
         });
     }
 }
@@ -332,7 +332,7 @@ fn plan_services(desired: &Desired, live: &Live, plan: &mut Plan) {
             Err(RenderError::MissingNetwork(network)) if created_networks.contains(&network) => {
                 None
             }
-            Err(error) => Some(error.to_string()),
+            Err(error) => Some(Blocked::Render(error)),
         }
         .or_else(|| storage_gate::storage_gate(desired, live, spec));
         let desired_fields = flat(&diff::canonical(spec));
@@ -354,10 +354,10 @@ fn plan_services(desired: &Desired, live: &Live, plan: &mut Plan) {
                     action: Action::Update,
                     fields: Vec::new(),
                     restarts_tasks: false,
-                    blocked: Some(format!(
-                        "a service named {name:?} exists and is not managed by shoal: remove it or \
-                         rename the resource"
-                    )),
+                    blocked: Some(Blocked::NameTaken {
+                        kind: Kind::Service,
+                        name,
+                    }),
                 });
             }
             Some(service) => {
@@ -459,7 +459,7 @@ fn plan_removals(desired: &Desired, live: &Live, plan: &mut Plan) {
             action: Action::Delete,
             fields: Vec::new(),
             restarts_tasks: false,
-            blocked: (!users.is_empty()).then(|| format!("still in use by {}", users.join(", "))),
+            blocked: (!users.is_empty()).then_some(Blocked::StillInUse { services: users }),
         });
     }
     network_deletes.sort_by(|a, b| a.name.cmp(&b.name));

@@ -56,7 +56,11 @@ pub fn text(plan: &Plan, colour: bool) -> String {
                 p.reset,
                 change.kind,
                 change.name,
-                change.blocked.as_deref().unwrap_or_default()
+                change
+                    .blocked
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
             ));
             for field in &change.fields {
                 out.push_str(&format!("      {}\n", field_text(field)));

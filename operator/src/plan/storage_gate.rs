@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use super::Blocked;
 use crate::agent::client::AgentReports;
 use crate::resources::constraint::{Constraint, NodeFacts};
 use crate::resources::service::MountKind;
@@ -70,7 +71,7 @@ pub fn node_mounts(desired: &Desired, agents: &AgentReports) -> Vec<NodeMount> {
 /// Why `spec` must wait for its storage, if it must. Only when GlusterFS was observed:
 /// elsewhere nothing is known, and nothing is held back. Without agents' reports (agents
 /// not asked) the gate is "started" only.
-pub fn storage_gate(desired: &Desired, live: &Live, spec: &ServiceSpec) -> Option<String> {
+pub fn storage_gate(desired: &Desired, live: &Live, spec: &ServiceSpec) -> Option<Blocked> {
     let Some(Ok(pool)) = &live.gluster else {
         return None;
     };
@@ -90,10 +91,10 @@ pub fn storage_gate(desired: &Desired, live: &Live, spec: &ServiceSpec) -> Optio
             .volume(volume.name())
             .is_some_and(|v| v.status == "Started");
         if !started {
-            return Some(format!(
-                "waiting for {} to be created and started: {source} lies on it",
-                volume.id()
-            ));
+            return Some(Blocked::VolumeNotStarted {
+                volume: volume.id(),
+                source: source.to_string(),
+            });
         }
         let Some(agents) = &live.agents else {
             continue;
@@ -114,11 +115,11 @@ pub fn storage_gate(desired: &Desired, live: &Live, spec: &ServiceSpec) -> Optio
             })
             .collect();
         if !unmounted.is_empty() {
-            return Some(format!(
-                "waiting for {} to be mounted on {}: {source} lies on it",
-                volume.id(),
-                unmounted.join(", ")
-            ));
+            return Some(Blocked::VolumeNotMounted {
+                volume: volume.id(),
+                nodes: unmounted,
+                source: source.to_string(),
+            });
         }
     }
     None

@@ -1,0 +1,116 @@
+//! Why a change cannot be made now. A blocked change is shown in the plan and never
+//! applied; whether it clears by itself (another resource getting ready) or needs a
+//! person decides how soon `shoal run` looks at it again.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::resources::Kind;
+use crate::swarm::render::RenderError;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Blocked {
+    /// A desired Node whose hostname no swarm node has.
+    NoSuchNode { hostname: String },
+    /// A live object of that name exists and shoal does not manage it.
+    NameTaken { kind: Kind, name: String },
+    /// A network that must be replaced is attached to these services.
+    NetworkInUse { services: Vec<String> },
+    /// A network to delete is still attached to these services.
+    StillInUse { services: Vec<String> },
+    /// The service refers to something missing (a secret, a network).
+    Render(RenderError),
+    /// A bind source lies on a volume not created and started yet.
+    VolumeNotStarted { volume: String, source: String },
+    /// A bind source lies on a volume not mounted on these candidate nodes (with why).
+    VolumeNotMounted {
+        volume: String,
+        nodes: Vec<String>,
+        source: String,
+    },
+    /// Desired-state would remove bricks or lower the replica count.
+    BrickRemoval { allow_data_loss: bool },
+    /// Desired-state changes the volume's arbiter.
+    ArbiterChange,
+}
+
+impl Blocked {
+    /// Whether it clears without anyone changing anything (another resource getting
+    /// ready): looked at again within seconds rather than a minute.
+    pub fn clears_by_itself(&self) -> bool {
+        matches!(
+            self,
+            Blocked::VolumeNotStarted { .. } | Blocked::VolumeNotMounted { .. }
+        )
+    }
+}
+
+impl fmt::Display for Blocked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Blocked::NoSuchNode { hostname } => {
+                write!(f, "no swarm node has the hostname {hostname:?}")
+            }
+            Blocked::NameTaken {
+                kind: Kind::Network,
+                name,
+            } => write!(
+                f,
+                "a network named {name:?} exists and is not managed by shoal: rename one of them"
+            ),
+            Blocked::NameTaken { kind, name } => write!(
+                f,
+                "a {} named {name:?} exists and is not managed by shoal: remove it or rename \
+                 the resource",
+                kind.to_string().to_lowercase()
+            ),
+            Blocked::NetworkInUse { services } => write!(
+                f,
+                "networks cannot change in place and this one is in use by {}: remove it from \
+                 those services first",
+                services.join(", ")
+            ),
+            Blocked::StillInUse { services } => {
+                write!(f, "still in use by {}", services.join(", "))
+            }
+            Blocked::Render(error) => error.fmt(f),
+            Blocked::VolumeNotStarted { volume, source } => write!(
+                f,
+                "waiting for {volume} to be created and started: {source} lies on it"
+            ),
+            Blocked::VolumeNotMounted {
+                volume,
+                nodes,
+                source,
+            } => write!(
+                f,
+                "waiting for {volume} to be mounted on {}: {source} lies on it",
+                nodes.join(", ")
+            ),
+            Blocked::BrickRemoval {
+                allow_data_loss: true,
+            } => f.write_str(
+                "removing bricks or lowering replica is not automated: run `gluster volume \
+                 remove-brick` by hand once the data is safe",
+            ),
+            Blocked::BrickRemoval {
+                allow_data_loss: false,
+            } => f.write_str(
+                "this would remove bricks (and the data on them): set allowDataLoss: true on \
+                 the resource if that is meant",
+            ),
+            Blocked::ArbiterChange => f.write_str(
+                "changing a volume's arbiter is not automated: gluster converts it only with \
+                 add-brick/remove-brick by hand",
+            ),
+        }
+    }
+}
+
+/// In plan JSON a blocked change says why in words (docs/plan-json.md).
+impl Serialize for Blocked {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
