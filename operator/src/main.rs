@@ -204,7 +204,10 @@ fn init_logging(level: &str, format: LogFormat) {
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Json => {
+            shoal::controller::events::log_for_people(false);
+            builder.json().init()
+        }
     }
 }
 

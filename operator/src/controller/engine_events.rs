@@ -12,10 +12,10 @@ use bollard::query_parameters::EventsOptions;
 use futures_util::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::Trigger;
 use super::events::{Event, Reason};
 use super::shared::Shared;
 use super::status::ResourceKey;
+use super::{Trigger, Why};
 use crate::resources::{Desired, Kind};
 
 /// The resources an engine event touches. Pure.
@@ -96,7 +96,7 @@ pub async fn follow(
                 "the engine's events stream is open again: relisting everything",
             ));
             // What happened while the stream was down is found by looking at everything.
-            if triggers.send(Trigger::All).is_err() {
+            if triggers.send(Trigger::All(Why::Reconnected)).is_err() {
                 return;
             }
         }
@@ -108,7 +108,7 @@ pub async fn follow(
                     };
                     for key in keys_for_event(&event, &snapshot.desired) {
                         tracing::debug!(%key, action = ?event.action, "engine event");
-                        if triggers.send(Trigger::Key(key)).is_err() {
+                        if triggers.send(Trigger::Key(key, Why::EngineEvent)).is_err() {
                             return;
                         }
                     }

@@ -6,11 +6,23 @@
 //! carries values.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use serde::Serialize;
 
 use crate::diff::FieldChange;
+
+/// Whether logs are read by people (the human format) rather than machines (JSON).
+static FOR_PEOPLE: AtomicBool = AtomicBool::new(true);
+
+/// Sets whether event logs are for people: `--log-format json` keeps every field.
+pub fn log_for_people(for_people: bool) {
+    FOR_PEOPLE.store(for_people, Ordering::Relaxed);
+}
+
+/// The fields that identify what was created: kind-specific, the rest is detail.
+const IDENTIFYING: [&str; 5] = ["image", "replicas", "mode", "placement", "driver"];
 
 /// Why an event was raised; the names users grep logs for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -136,8 +148,46 @@ impl Event {
     /// Writes the event as a tracing record (human on a TTY, JSON with --log-format json).
     fn log(&self) {
         let resource = self.resource.as_deref().unwrap_or("-");
-        let fields = self
+        let fields = if FOR_PEOPLE.load(Ordering::Relaxed) {
+            self.fields_for_people()
+        } else {
+            self.fields_text(&self.fields)
+        };
+        let revision = self.revision.as_deref().unwrap_or("-");
+        if self.warning {
+            tracing::warn!(target: "shoal::event", reason = ?self.reason, resource, fields, revision, count = self.count, "{}", self.message);
+        } else {
+            tracing::info!(target: "shoal::event", reason = ?self.reason, resource, fields, revision, count = self.count, "{}", self.message);
+        }
+    }
+
+    /// A creation lists every field set, often dozens: a person needs the few that say
+    /// what was made. Every other event keeps all its fields.
+    fn fields_for_people(&self) -> String {
+        let created =
+            self.fields.len() > IDENTIFYING.len() && self.fields.iter().all(|f| f.live.is_none());
+        if !created {
+            return self.fields_text(&self.fields);
+        }
+        let identifying: Vec<DriftField> = self
             .fields
+            .iter()
+            .filter(|f| {
+                IDENTIFYING
+                    .iter()
+                    .any(|p| f.path == *p || f.path.starts_with(&format!("{p}.")))
+            })
+            .cloned()
+            .collect();
+        format!(
+            "{} (and {} more fields)",
+            self.fields_text(&identifying),
+            self.fields.len() - identifying.len()
+        )
+    }
+
+    fn fields_text(&self, fields: &[DriftField]) -> String {
+        fields
             .iter()
             .map(|f| {
                 format!(
@@ -148,13 +198,7 @@ impl Event {
                 )
             })
             .collect::<Vec<_>>()
-            .join("; ");
-        let revision = self.revision.as_deref().unwrap_or("-");
-        if self.warning {
-            tracing::warn!(target: "shoal::event", reason = ?self.reason, resource, fields, revision, count = self.count, "{}", self.message);
-        } else {
-            tracing::info!(target: "shoal::event", reason = ?self.reason, resource, fields, revision, count = self.count, "{}", self.message);
-        }
+            .join("; ")
     }
 }
 
@@ -257,6 +301,36 @@ mod tests {
                 (Reason::DriftDetected, "replicas", 2),
             ]
         );
+    }
+
+    #[test]
+    fn a_creation_is_told_to_people_by_what_identifies_it() {
+        let set = |path: &str, value: &str| DriftField {
+            path: path.into(),
+            desired: Some(value.into()),
+            live: None,
+        };
+        let created = Event::new(Reason::Applied, Some("Service/web".into()), "created")
+            .with_fields(vec![
+                set("image", "lab/web:1"),
+                set("replicas", "2"),
+                set("placement.constraints[0]", "node.role==manager"),
+                set("resources.limits.memory", "16M"),
+                set("env.GREETING", "(hidden)"),
+                set("ports[0].target", "8080"),
+            ]);
+        assert_eq!(
+            created.fields_for_people(),
+            "image: desired lab/web:1 live (unset); replicas: desired 2 live (unset); \
+             placement.constraints[0]: desired node.role==manager live (unset) (and 3 more fields)"
+        );
+        // A correction keeps every field, as machines always do.
+        let corrected = drift("replicas");
+        assert_eq!(
+            corrected.fields_for_people(),
+            corrected.fields_text(&corrected.fields)
+        );
+        assert_eq!(corrected.fields_for_people(), "replicas: desired 3 live 5");
     }
 
     #[test]

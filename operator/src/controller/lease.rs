@@ -7,12 +7,21 @@
 //! seconds (NTP), as swarm's own certificates need anyway.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bollard::Docker;
 use bollard::models::ConfigSpec;
 use bollard::query_parameters::{ListConfigsOptions, UpdateConfigOptions};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::engine::Engine;
+use super::events::{Event, Reason};
+use super::reconcile::Context;
+use super::shared::Shared;
+use super::{Trigger, Why};
+use crate::swarm::engine::is_conflict;
 
 const HOLDER: &str = "io.shoal.lease.holder";
 const RENEWED: &str = "io.shoal.lease.renewed";
@@ -33,10 +42,7 @@ pub struct Lease {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
+    super::unix_now().as_secs()
 }
 
 /// Whether a holder's lease counts: renewed within `ttl` of `now` (seconds). Pure.
@@ -163,9 +169,75 @@ impl Lease {
     }
 }
 
-fn is_conflict(error: &bollard::errors::Error) -> bool {
-    matches!(error, bollard::errors::Error::DockerResponseServerError { status_code, message }
-        if *status_code == 409 || message.contains("out of sequence") || message.contains("already exists"))
+/// Takes and renews the lease every third of its ttl, for as long as it runs; what it
+/// finds goes to the readiness (leader or not) and, on a change, to the events.
+pub async fn hold<E: Engine>(
+    lease: Arc<Lease>,
+    context: Arc<Context<E>>,
+    triggers: UnboundedSender<Trigger>,
+) {
+    let shared = &context.shared;
+    let mut held = false;
+    let mut renewed = Instant::now();
+    // Others take a lease over once it is a ttl old: step down well before that when
+    // renewals fail (a partitioned manager must stop acting on its own).
+    let step_down_after = lease.ttl * 2 / 3;
+    loop {
+        match tokio::time::timeout(lease.ttl / 3, context.engine.acquire(&lease)).await {
+            Ok(Ok(LeaseState::Held)) => {
+                renewed = Instant::now();
+                shared.update_readiness(|r| {
+                    r.lease_error = None;
+                    r.leader = true;
+                    r.lease_holder = Some(lease.identity.clone());
+                });
+                if !held {
+                    held = true;
+                    shared.record(Event::new(
+                        Reason::LeaseAcquired,
+                        None,
+                        format!("{} holds lease {} and acts", lease.identity, lease.name),
+                    ));
+                    let _ = triggers.send(Trigger::All(Why::LeaseAcquired));
+                }
+            }
+            Ok(Ok(LeaseState::HeldBy(holder))) => {
+                if held || shared.readiness().lease_holder.as_deref() != Some(&holder) {
+                    shared.record(Event::new(
+                        Reason::LeaseWaiting,
+                        None,
+                        format!("waiting: lease {} is held by {holder}", lease.name),
+                    ));
+                }
+                held = false;
+                shared.update_readiness(|r| {
+                    r.lease_error = None;
+                    r.leader = false;
+                    r.lease_holder = Some(holder);
+                });
+            }
+            Ok(Err(error)) => lease_failed(shared, error.to_string()),
+            Err(_) => lease_failed(shared, "the engine did not answer in time".to_string()),
+        }
+        if held && renewed.elapsed() >= step_down_after {
+            held = false;
+            shared.update_readiness(|r| r.leader = false);
+            shared.record(Event::new(
+                Reason::LeaseWaiting,
+                None,
+                format!(
+                    "stepped down: lease {} not renewed for {}s",
+                    lease.name,
+                    renewed.elapsed().as_secs()
+                ),
+            ));
+        }
+        tokio::time::sleep(lease.ttl / 3).await;
+    }
+}
+
+fn lease_failed(shared: &Shared, error: String) {
+    shared.update_readiness(|r| r.lease_error = Some(format!("cannot renew the lease: {error}")));
 }
 
 #[cfg(test)]

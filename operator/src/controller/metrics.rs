@@ -1,29 +1,69 @@
 //! The Prometheus metrics of `shoal run`, `shoal_` prefixed, in base units, served as
 //! OpenMetrics text at /metrics.
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use super::status::{Health, Sync};
+use crate::resources::Kind;
+
+/// How a reconcile ended, the `result` label of `shoal_reconciles_total`.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)] // the label values users query
+pub enum ReconcileResult {
+    synced,
+    applied,
+    drift,
+    waiting,
+    rolled_back,
+    error,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindResult {
-    pub kind: String,
-    pub result: String,
+    pub kind: Kind,
+    pub result: ReconcileResult,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
-    pub kind: String,
+    pub kind: Kind,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResourceState {
-    pub kind: String,
-    pub sync: String,
-    pub health: String,
+    pub kind: Kind,
+    pub sync: Sync,
+    pub health: Health,
+}
+
+/// Label values are the names users see everywhere else (`Service`, `OutOfSync`).
+fn encode_name(name: &dyn std::fmt::Debug, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+    use std::fmt::Write;
+    write!(encoder, "{name:?}")
+}
+
+impl EncodeLabelValue for Kind {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        use std::fmt::Write;
+        encoder.write_str(self.as_str())
+    }
+}
+
+impl EncodeLabelValue for Sync {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        encode_name(self, encoder)
+    }
+}
+
+impl EncodeLabelValue for Health {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        encode_name(self, encoder)
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -51,7 +91,7 @@ impl Default for Metrics {
         let reconciles = Family::<KindResult, Counter>::default();
         registry.register(
             "reconciles",
-            "Reconciles by kind and result (synced, applied, drift, waiting, error)",
+            "Reconciles by kind and result (synced, applied, drift, waiting, rolled_back, error)",
             reconciles.clone(),
         );
         let reconcile_duration = Family::<KindLabel, Histogram>::new_with_constructor(|| {
@@ -148,22 +188,31 @@ mod tests {
         metrics
             .reconciles
             .get_or_create(&KindResult {
-                kind: "Service".into(),
-                result: "applied".into(),
+                kind: Kind::Service,
+                result: ReconcileResult::rolled_back,
             })
             .inc();
         metrics
             .reconcile_duration
             .get_or_create(&KindLabel {
-                kind: "Service".into(),
+                kind: Kind::GlusterVolume,
             })
             .observe(0.02);
+        metrics
+            .resources
+            .get_or_create(&ResourceState {
+                kind: Kind::Network,
+                sync: Sync::OutOfSync,
+                health: Health::Degraded,
+            })
+            .set(2);
         metrics.set_revision("abc123");
         metrics.event_stream_reconnects.inc();
         let text = metrics.encode();
         for line in [
-            "shoal_reconciles_total{kind=\"Service\",result=\"applied\"} 1",
-            "shoal_reconcile_duration_seconds_count{kind=\"Service\"} 1",
+            "shoal_reconciles_total{kind=\"Service\",result=\"rolled_back\"} 1",
+            "shoal_reconcile_duration_seconds_count{kind=\"GlusterVolume\"} 1",
+            "shoal_resources{kind=\"Network\",sync=\"OutOfSync\",health=\"Degraded\"} 2",
             "shoal_revision_info{revision=\"abc123\"} 1",
             "shoal_event_stream_reconnects_total 1",
             "# TYPE shoal_git_last_sync_timestamp_seconds gauge",

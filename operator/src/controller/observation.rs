@@ -12,12 +12,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bollard::Docker;
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::Mutex;
 
+use super::engine::Engine;
 use super::shared::Snapshot;
-use crate::observe::{ObserveError, observe};
+use crate::observe::ObserveError;
 use crate::swarm::live::Live;
 
 struct Taken {
@@ -45,9 +45,9 @@ impl SharedObservation {
     }
 
     /// The live state for `snapshot`: the latest observation if fresh, a new one if not.
-    pub async fn get(
+    pub async fn get<E: Engine>(
         &self,
-        docker: &Docker,
+        engine: &E,
         snapshot: &Arc<Snapshot>,
         agent_port: Option<u16>,
     ) -> Result<Arc<Live>, ObserveError> {
@@ -60,7 +60,7 @@ impl SharedObservation {
         }
         let started = Instant::now();
         self.made.inc();
-        let live = Arc::new(observe(docker, &snapshot.desired, agent_port).await?);
+        let live = Arc::new(engine.observe(&snapshot.desired, agent_port).await?);
         *latest = Some(Taken {
             started,
             snapshot: snapshot.clone(),
@@ -72,5 +72,47 @@ impl SharedObservation {
     /// After a write: the next reconcile observes anew.
     pub async fn invalidate(&self) {
         *self.latest.lock().await = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use crate::controller::fake::FakeEngine;
+    use crate::resources::Desired;
+
+    fn snapshot() -> Arc<Snapshot> {
+        Arc::new(Snapshot {
+            desired: Desired::default(),
+            revision: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_burst_shares_one_observation_until_a_write_or_a_new_revision() {
+        let recorded =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/engine/applied");
+        let engine = FakeEngine::with(Live::from_recorded(&recorded).unwrap());
+        let made = Counter::default();
+        // Reused for 250 ms at most: far longer than this test's calls take.
+        let observation = SharedObservation::new(Duration::from_secs(10), made.clone());
+        let first = snapshot();
+        let (a, b) = tokio::join!(
+            observation.get(&engine, &first, None),
+            observation.get(&engine, &first, None)
+        );
+        assert!(Arc::ptr_eq(&a.unwrap(), &b.unwrap()));
+        assert_eq!(engine.observations.load(Ordering::Relaxed), 1);
+
+        observation.invalidate().await;
+        observation.get(&engine, &first, None).await.unwrap();
+        assert_eq!(engine.observations.load(Ordering::Relaxed), 2);
+
+        observation.get(&engine, &snapshot(), None).await.unwrap();
+        assert_eq!(engine.observations.load(Ordering::Relaxed), 3);
+        assert_eq!(made.get(), 3);
     }
 }

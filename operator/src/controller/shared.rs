@@ -5,14 +5,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use super::decide::Memory;
 use super::events::{Event, EventLog};
 use super::metrics::Metrics;
-use super::status::{ResourceKey, ResourceStatus};
+use super::status::{Condition, ConditionReason, ResourceKey, ResourceStatus, Sync};
 use crate::resources::Desired;
+use crate::swarm::labels;
 
 /// One valid desired-state and the revision it came from.
 #[derive(Debug)]
@@ -36,13 +37,19 @@ pub struct Readiness {
     pub lease_holder: Option<String>,
 }
 
+#[derive(Clone, Debug, Default)]
+struct Remembered {
+    synced_hash: Option<String>,
+    written_hash: Option<String>,
+}
+
 pub struct Shared {
     snapshot: RwLock<Option<Arc<Snapshot>>>,
     statuses: Mutex<BTreeMap<ResourceKey, ResourceStatus>>,
     events: Mutex<EventLog>,
-    /// The desired hash each key was last seen Synced at: a difference found while the
-    /// desired spec is unchanged since then is drift, not a new desired-state.
-    synced: Mutex<HashMap<ResourceKey, String>>,
+    /// What each key's reconciles remember (besides its status): the desired hashes it was
+    /// last synced at and last written with.
+    memory: Mutex<HashMap<ResourceKey, Remembered>>,
     readiness: Mutex<Readiness>,
     pub metrics: Metrics,
     /// The instance's identity in the lease and in events.
@@ -52,10 +59,7 @@ pub struct Shared {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
+    super::unix_now().as_secs()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -71,7 +75,7 @@ impl Shared {
             snapshot: RwLock::new(None),
             statuses: Mutex::new(BTreeMap::new()),
             events: Mutex::new(EventLog::new(event_capacity)),
-            synced: Mutex::new(HashMap::new()),
+            memory: Mutex::new(HashMap::new()),
             readiness: Mutex::new(Readiness::default()),
             metrics: Metrics::default(),
             identity,
@@ -110,7 +114,7 @@ impl Shared {
             .map(|r| {
                 (
                     ResourceKey::new(r.kind(), r.name()),
-                    super::reconcile::desired_hash(r),
+                    labels::desired_hash(&r.spec),
                 )
             })
             .collect();
@@ -119,23 +123,21 @@ impl Shared {
                 return false;
             };
             if *hash != status.desired_hash {
-                status.sync = super::status::Sync::Unknown;
-                status.conditions = vec![super::status::Condition {
-                    kind: "Synced".into(),
-                    status: false,
-                    reason: "NewRevision".into(),
-                    message: "not reconciled against the new desired-state yet".into(),
-                }];
+                status.sync = Sync::Unknown;
+                status.conditions = vec![Condition::not_synced(
+                    ConditionReason::NewRevision,
+                    "not reconciled against the new desired-state yet",
+                )];
             }
             true
         });
-        lock(&self.synced).retain(|key, _| hashes.contains_key(key));
+        lock(&self.memory).retain(|key, _| hashes.contains_key(key));
         let changed = self.snapshot().is_none_or(|previous| {
             previous.revision != snapshot.revision
                 || previous.desired.resources.len() != hashes.len()
                 || previous.desired.resources.iter().any(|r| {
                     hashes.get(&ResourceKey::new(r.kind(), r.name()))
-                        != Some(&super::reconcile::desired_hash(r))
+                        != Some(&labels::desired_hash(&r.spec))
                 })
         });
         *self
@@ -172,15 +174,33 @@ impl Shared {
     /// Forgets a resource that is gone (pruned).
     pub fn forget(&self, key: &ResourceKey) {
         lock(&self.statuses).remove(key);
-        lock(&self.synced).remove(key);
+        lock(&self.memory).remove(key);
     }
 
-    pub fn synced_hash(&self, key: &ResourceKey) -> Option<String> {
-        lock(&self.synced).get(key).cloned()
+    /// What the decision of `key`'s next reconcile needs to remember.
+    pub fn memory(&self, key: &ResourceKey) -> Memory {
+        let remembered = lock(&self.memory).get(key).cloned().unwrap_or_default();
+        Memory {
+            synced_hash: remembered.synced_hash,
+            written_hash: remembered.written_hash,
+            previous: self.status(key),
+        }
     }
 
-    pub fn set_synced_hash(&self, key: &ResourceKey, hash: String) {
-        lock(&self.synced).insert(key.clone(), hash);
+    /// `key` was seen in sync with the desired spec of hash `hash`.
+    pub fn remember_synced(&self, key: &ResourceKey, hash: String) {
+        lock(&self.memory)
+            .entry(key.clone())
+            .or_default()
+            .synced_hash = Some(hash);
+    }
+
+    /// shoal wrote the desired spec of hash `hash` to `key`'s object.
+    pub fn remember_written(&self, key: &ResourceKey, hash: String) {
+        let mut memory = lock(&self.memory);
+        let remembered = memory.entry(key.clone()).or_default();
+        remembered.synced_hash = Some(hash.clone());
+        remembered.written_hash = Some(hash);
     }
 
     pub fn readiness(&self) -> Readiness {
@@ -199,9 +219,9 @@ impl Shared {
             self.metrics
                 .resources
                 .get_or_create(&super::metrics::ResourceState {
-                    kind: status.kind.to_string(),
-                    sync: format!("{:?}", status.sync),
-                    health: format!("{:?}", status.health),
+                    kind: status.kind,
+                    sync: status.sync,
+                    health: status.health,
                 })
                 .inc();
         }
@@ -227,14 +247,6 @@ impl Shared {
             readiness: self.readiness(),
             desired: self.snapshot().map_or(0, |s| s.desired.resources.len()),
             resources: self.statuses(),
-        }
-    }
-
-    /// Time of the last applied change per key is kept in the status itself.
-    pub fn mark_applied(&self, key: &ResourceKey, revision: Option<String>) {
-        if let Some(status) = lock(&self.statuses).get_mut(key) {
-            status.last_applied = Some(SystemTime::now());
-            status.last_applied_revision = revision;
         }
     }
 }

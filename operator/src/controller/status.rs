@@ -6,12 +6,13 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use bollard::models::{NodeState, ServiceUpdateStatusStateEnum};
+use bollard::models::NodeState;
 use serde::Serialize;
 
 use crate::plan::Plan;
-use crate::resources::{Desired, Kind};
+use crate::resources::{Desired, Kind, Resource};
 use crate::swarm::live::Live;
+use crate::swarm::rollout::Rollout;
 
 /// A resource's identity in the queue, the status and events: `Service/web`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -35,14 +36,14 @@ impl fmt::Display for ResourceKey {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Sync {
     Synced,
     OutOfSync,
     Unknown,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Health {
     Healthy,
     Progressing,
@@ -51,14 +52,72 @@ pub enum Health {
     Unknown,
 }
 
-/// One condition: a named fact with why.
+/// What a resource's drift policy (annotation `shoal.io/drift`) says to do with a live
+/// change nobody made in desired-state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftPolicy {
+    /// Set it back (the default).
+    #[default]
+    Enforce,
+    /// Only say so.
+    Report,
+}
+
+/// The annotation that sets a resource's drift policy.
+pub const DRIFT_ANNOTATION: &str = "shoal.io/drift";
+
+impl DriftPolicy {
+    /// The policy of `resource` (validation refuses any value but the two).
+    pub fn of(resource: Option<&Resource>) -> DriftPolicy {
+        match resource
+            .and_then(|r| r.metadata.annotations.get(DRIFT_ANNOTATION))
+            .map(String::as_str)
+        {
+            Some("report") => DriftPolicy::Report,
+            _ => DriftPolicy::Enforce,
+        }
+    }
+}
+
+/// Why a resource is not Synced, as a condition's `reason`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ConditionReason {
+    /// Waits for another resource to get ready (clears by itself).
+    Waiting,
+    /// Cannot be changed until someone acts.
+    Blocked,
+    /// Drift found and left as it is (policy report).
+    DriftReported,
+    /// The write failed.
+    ApplyFailed,
+    /// Swarm rolled the update back; not written again until desired-state changes.
+    RolloutFailed,
+    /// Desired-state changed since the last reconcile.
+    NewRevision,
+}
+
+/// One condition: a named fact with why. Every condition shoal sets today is of type
+/// `Synced` with status false: why the resource is not in sync.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Condition {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: &'static str,
     pub status: bool,
-    pub reason: String,
+    pub reason: ConditionReason,
     pub message: String,
+}
+
+impl Condition {
+    /// The resource is not in sync, for `reason`.
+    pub fn not_synced(reason: ConditionReason, message: impl Into<String>) -> Condition {
+        Condition {
+            kind: "Synced",
+            status: false,
+            reason,
+            message: message.into(),
+        }
+    }
 }
 
 /// What `/api/v1/status` says of one resource.
@@ -68,8 +127,7 @@ pub struct ResourceStatus {
     pub name: String,
     pub sync: Sync,
     pub health: Health,
-    /// `enforce` or `report`.
-    pub drift: &'static str,
+    pub drift: DriftPolicy,
     pub conditions: Vec<Condition>,
     /// The revision (git commit) last applied to the object by this instance.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,36 +157,14 @@ pub fn health(key: &ResourceKey, live: &Live, plan: &Plan, desired: &Desired) ->
             let Some(service) = live.service(&key.name) else {
                 return Health::Missing;
             };
-            let updating = service
-                .update_status
-                .as_ref()
-                .and_then(|u| u.state)
-                .is_some_and(|s| {
-                    matches!(
-                        s,
-                        ServiceUpdateStatusStateEnum::UPDATING
-                            | ServiceUpdateStatusStateEnum::ROLLBACK_STARTED
-                    )
-                });
-            let failed = service
-                .update_status
-                .as_ref()
-                .and_then(|u| u.state)
-                .is_some_and(|s| {
-                    matches!(
-                        s,
-                        ServiceUpdateStatusStateEnum::PAUSED
-                            | ServiceUpdateStatusStateEnum::ROLLBACK_PAUSED
-                            | ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED
-                    )
-                });
+            let rollout = Rollout::of(service);
             let counts = service.service_status.as_ref();
             let running = counts.and_then(|c| c.running_tasks).unwrap_or(0);
             let wanted = counts.and_then(|c| c.desired_tasks).unwrap_or(0);
-            if failed {
+            if rollout.failed() {
                 // A rollout that paused or was rolled back did not do what was asked.
                 Health::Degraded
-            } else if updating {
+            } else if rollout == Rollout::Updating {
                 Health::Progressing
             } else if running >= wanted {
                 Health::Healthy

@@ -13,7 +13,6 @@ use bollard::Docker;
 use bollard::models::{NodeSpec as EngineNode, NodeSpecAvailabilityEnum};
 use bollard::query_parameters::{InspectServiceOptions, UpdateNodeOptions, UpdateServiceOptions};
 
-use crate::diff;
 use crate::gluster::cli::GlusterCli;
 use crate::plan::{Action, Change, Plan};
 use crate::resources::node::Availability;
@@ -91,11 +90,6 @@ struct Applier<'a> {
     conflicts: AtomicUsize,
 }
 
-fn is_conflict(error: &EngineError) -> bool {
-    matches!(error, EngineError::Call { source: bollard::errors::Error::DockerResponseServerError { message, .. }, .. }
-        if message.contains("update out of sequence"))
-}
-
 /// Fault injection for tests: `SHOAL_FAULT_UPDATE_DELAY=400ms` waits that long between
 /// reading a service's version and writing the update, so a concurrent writer reliably
 /// causes the "update out of sequence" conflicts the retry exists for.
@@ -137,7 +131,7 @@ impl Applier<'_> {
                 let hostname = spec.hostname.clone().unwrap_or_else(|| name.to_string());
                 (|| self.update_node(&hostname, spec))
                     .retry(conflict_backoff())
-                    .when(is_conflict)
+                    .when(EngineError::is_conflict)
                     .notify(|_, _| {
                         self.conflicts.fetch_add(1, Ordering::Relaxed);
                     })
@@ -148,10 +142,10 @@ impl Applier<'_> {
                 if action == Action::Replace {
                     self.remove_network(name).await?;
                 }
-                let Some(Spec::Network(spec)) = self.spec(Kind::Network, name) else {
+                let Some(desired @ Spec::Network(spec)) = self.spec(Kind::Network, name) else {
                     return Ok(());
                 };
-                let hash = diff::spec_hash(spec);
+                let hash = labels::desired_hash(desired);
                 let request =
                     render::network(name, spec, labels::managed(name, &hash, self.revision));
                 self.wrote();
@@ -169,7 +163,7 @@ impl Applier<'_> {
                 if action == Action::Update {
                     return (|| self.update_service(name))
                         .retry(conflict_backoff())
-                        .when(is_conflict)
+                        .when(EngineError::is_conflict)
                         .notify(|error, delay| {
                             self.conflicts.fetch_add(1, Ordering::Relaxed);
                             tracing::info!(service = name, %error, ?delay, "update conflict, retrying");
@@ -196,7 +190,7 @@ impl Applier<'_> {
         name: &str,
         spec: &crate::resources::ServiceSpec,
     ) -> HashMap<String, String> {
-        let hash = diff::spec_hash(&diff::canonical(spec));
+        let hash = labels::service_hash(spec);
         let mut all = labels::managed(name, &hash, self.revision);
         if let Some(check) = &spec.healthcheck {
             let json = serde_json::to_string(check).expect("a health check always serializes");

@@ -31,10 +31,23 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// Whether the engine refused a write because the object changed since it was read.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, EngineError::Call { source, .. } if is_conflict(source))
+    }
+
     pub fn call(what: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> EngineError {
         let what = what.into();
         move |source| EngineError::Call { what, source }
     }
+}
+
+/// Whether a write lost a race: swarm's optimistic concurrency answers "update out of
+/// sequence" when the object's version moved since it was read, and a create of a name
+/// another writer took first is a 409 "already exists". Either way: read again, retry.
+pub fn is_conflict(error: &bollard::errors::Error) -> bool {
+    matches!(error, bollard::errors::Error::DockerResponseServerError { status_code, message }
+        if *status_code == 409 || message.contains("out of sequence") || message.contains("already exists"))
 }
 
 /// Connects as the docker CLI would: DOCKER_HOST (default the local socket), with TLS

@@ -6,4 +6,5 @@ pub mod engine;
 pub mod labels;
 pub mod live;
 pub mod render;
+pub mod rollout;
 pub mod wait;

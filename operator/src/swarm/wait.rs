@@ -5,8 +5,10 @@
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use bollard::models::{ServiceUpdateStatusStateEnum, TaskState};
+use bollard::models::TaskState;
 use bollard::query_parameters::{ListServicesOptions, ListTasksOptions};
+
+use super::rollout::{self, Rollout};
 
 use crate::swarm::engine::EngineError;
 
@@ -188,21 +190,15 @@ async fn poll(
             .and_then(|m| m.replicated.as_ref())
             .and_then(|r| r.replicas)
             == Some(0);
-        let update_state = service.update_status.as_ref().and_then(|u| u.state);
-        let update_message = service
-            .update_status
-            .as_ref()
-            .and_then(|u| u.message.clone())
-            .unwrap_or_default();
-        let state = match update_state {
-            Some(ServiceUpdateStatusStateEnum::PAUSED) => {
+        let rollout = Rollout::of(service);
+        let update_message = rollout::message(service).unwrap_or_default();
+        let state = match rollout {
+            Rollout::Paused => {
                 ServiceState::Failed(format!("rollout paused: {update_message}{last_error}"))
             }
-            Some(
-                ServiceUpdateStatusStateEnum::ROLLBACK_STARTED
-                | ServiceUpdateStatusStateEnum::ROLLBACK_PAUSED
-                | ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED,
-            ) => ServiceState::Failed(format!("rollout rolled back: {update_message}{last_error}")),
+            Rollout::RolledBack => {
+                ServiceState::Failed(format!("rollout rolled back: {update_message}{last_error}"))
+            }
             _ if failed.len() >= FAILED_TASKS_LIMIT => {
                 let reason = failed
                     .iter()
@@ -211,7 +207,7 @@ async fn poll(
                     .unwrap_or_else(|| "tasks keep failing".into());
                 ServiceState::Failed(format!("{} tasks failed: {reason}", failed.len()))
             }
-            Some(ServiceUpdateStatusStateEnum::UPDATING) => ServiceState::Converging,
+            Rollout::Updating => ServiceState::Converging,
             // A new global service desires 0 tasks until the orchestrator has placed them:
             // 0 of 0 is convergence only for a service that asks for no replicas.
             _ if running == desired && (desired > 0 || asks_for_none) => ServiceState::Converged,

@@ -1,0 +1,262 @@
+//! What one reconcile should do, decided without I/O: from the desired-state in force,
+//! the observed live state and what the controller remembers of the resource, a
+//! `Decision` (nothing, wait, report drift, refuse a prune, stop after a rollback, or
+//! write one change) and the status to publish. The executor (`reconcile`) carries it
+//! out. Being pure, every decision is table-tested on recorded engine answers.
+
+use super::events::DriftField;
+use super::shared::Snapshot;
+use super::status::{
+    self, Condition, ConditionReason, DriftPolicy, Health, ResourceKey, ResourceStatus, Sync,
+};
+use crate::plan::{self, Action, Blocked, Change, Plan};
+use crate::resources::{Kind, Resource};
+use crate::swarm::labels;
+use crate::swarm::live::Live;
+use crate::swarm::rollout::{self, Rollout};
+
+/// What the controller remembers of a resource between its reconciles.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Memory {
+    /// The desired hash it was last seen in sync at: a difference found while the
+    /// desired spec is unchanged since then is drift, not a new desired-state.
+    pub synced_hash: Option<String>,
+    /// The desired hash shoal last wrote to its object.
+    pub written_hash: Option<String>,
+    /// The status the previous reconcile published.
+    pub previous: Option<ResourceStatus>,
+}
+
+/// What to do about one resource.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    /// Neither desired nor live: nothing to keep.
+    Gone,
+    /// Live matches desired-state.
+    Synced,
+    /// The change cannot be made now.
+    Blocked(Blocked),
+    /// A live change nobody made in desired-state, left as it is: the policy is `report`.
+    ReportDrift(Change),
+    /// Deleting this would prune most of what shoal manages.
+    RefusePrune { why: String },
+    /// Swarm rolled back the spec shoal wrote: not written again until desired-state
+    /// changes. `first` when no earlier reconcile reported it.
+    RolledBack { message: String, first: bool },
+    /// Write this change; `drift` when it undoes a live change nobody made in
+    /// desired-state.
+    Apply { change: Change, drift: bool },
+}
+
+/// A decision and the status to publish with it (before any write).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decided {
+    pub decision: Decision,
+    /// None for a resource no longer desired.
+    pub status: Option<ResourceStatus>,
+    /// Entries in split-brain, for a GlusterVolume that has any.
+    pub split_brain: Option<u64>,
+}
+
+/// Decides what to do about `key`. Pure.
+pub fn decide(
+    key: &ResourceKey,
+    snapshot: &Snapshot,
+    live: &Live,
+    memory: &Memory,
+    allow_mass_prune: bool,
+) -> Decided {
+    let plan = plan::plan(&snapshot.desired, live);
+    let resource = snapshot.desired.find(key.kind, &key.name);
+    let change = plan
+        .changes
+        .iter()
+        .find(|c| c.kind == key.kind && c.name == key.name);
+    let decision = match (change, resource) {
+        (None, None) => Decision::Gone,
+        (None, Some(_)) => Decision::Synced,
+        (Some(change), resource) => decide_change(
+            change,
+            resource,
+            snapshot,
+            live,
+            &plan,
+            memory,
+            allow_mass_prune,
+        ),
+    };
+    let status = resource.map(|resource| {
+        let health = status::health(key, live, &plan, &snapshot.desired);
+        status_of(key, resource, health, &decision, memory)
+    });
+    let split_brain = plan
+        .storage
+        .iter()
+        .find(|s| key.kind == Kind::GlusterVolume && s.name == key.name)
+        .map(|s| s.split_brain)
+        .filter(|count| *count > 0);
+    Decided {
+        decision,
+        status,
+        split_brain,
+    }
+}
+
+fn decide_change(
+    change: &Change,
+    resource: Option<&Resource>,
+    snapshot: &Snapshot,
+    live: &Live,
+    plan: &Plan,
+    memory: &Memory,
+    allow_mass_prune: bool,
+) -> Decision {
+    if let Some(why) = &change.blocked {
+        return Decision::Blocked(why.clone());
+    }
+    if let Some(resource) = resource {
+        let hash = labels::desired_hash(&resource.spec);
+        if let Some(message) = rolled_back(change, live, &hash, memory.written_hash.as_deref()) {
+            let first = !memory.previous.as_ref().is_some_and(|previous| {
+                previous.desired_hash == hash
+                    && previous
+                        .conditions
+                        .iter()
+                        .any(|c| c.reason == ConditionReason::RolloutFailed)
+            });
+            return Decision::RolledBack { message, first };
+        }
+        let drift = is_drift(change, &hash, live, memory.synced_hash.as_deref());
+        if drift && DriftPolicy::of(Some(resource)) == DriftPolicy::Report {
+            return Decision::ReportDrift(change.clone());
+        }
+        return Decision::Apply {
+            change: change.clone(),
+            drift,
+        };
+    }
+    if change.action == Action::Delete
+        && !allow_mass_prune
+        && let Some(why) = plan::prune_refusal(plan, &snapshot.desired, live)
+    {
+        return Decision::RefusePrune { why };
+    }
+    Decision::Apply {
+        change: change.clone(),
+        drift: false,
+    }
+}
+
+/// Whether `change` undoes a live change nobody made in desired-state: the desired spec
+/// (hash `desired`) is the one last seen in sync, or, after a restart when nothing is
+/// remembered, the one the object's own label says it was last written from.
+pub fn is_drift(change: &Change, desired: &str, live: &Live, synced_hash: Option<&str>) -> bool {
+    if change.action == Action::Delete {
+        return false;
+    }
+    if synced_hash == Some(desired) {
+        return true;
+    }
+    let labels = match change.kind {
+        Kind::Service => live
+            .service(&change.name)
+            .and_then(|s| s.spec.as_ref())
+            .and_then(|s| s.labels.as_ref()),
+        Kind::Network => live.network(&change.name).and_then(|n| n.labels.as_ref()),
+        _ => None,
+    };
+    labels
+        .and_then(|l| l.get(labels::SPEC_HASH))
+        .is_some_and(|live_hash| live_hash == desired)
+}
+
+/// Why swarm rolled back the update to the desired spec (hash `desired`), if it did: the
+/// service's rollout is rolled back, shoal last wrote the desired spec (`written`) and the
+/// spec now running is another. (bollard's models do not carry the engine's PreviousSpec,
+/// so after a restart shoal writes such a spec once more before it knows.)
+fn rolled_back(
+    change: &Change,
+    live: &Live,
+    desired: &str,
+    written: Option<&str>,
+) -> Option<String> {
+    if change.kind != Kind::Service || written != Some(desired) {
+        return None;
+    }
+    let service = live.service(&change.name)?;
+    let running = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.labels.as_ref())
+        .and_then(|l| l.get(labels::SPEC_HASH))
+        .map(String::as_str);
+    (Rollout::of(service) == Rollout::RolledBack && running != Some(desired)).then(|| {
+        format!(
+            "swarm rolled the update back ({}): fix desired-state; shoal will not write this \
+             spec again",
+            rollout::message(service).unwrap_or("no reason given")
+        )
+    })
+}
+
+/// The status published with `decision`, before anything is written.
+fn status_of(
+    key: &ResourceKey,
+    resource: &Resource,
+    health: Health,
+    decision: &Decision,
+    memory: &Memory,
+) -> ResourceStatus {
+    let previous = memory.previous.as_ref();
+    let (sync, condition) = match decision {
+        Decision::Gone | Decision::Synced => (Sync::Synced, None),
+        Decision::Blocked(why) => {
+            let reason = if why.clears_by_itself() {
+                ConditionReason::Waiting
+            } else {
+                ConditionReason::Blocked
+            };
+            (
+                Sync::OutOfSync,
+                Some(Condition::not_synced(reason, why.to_string())),
+            )
+        }
+        Decision::ReportDrift(change) => (
+            Sync::OutOfSync,
+            Some(Condition::not_synced(
+                ConditionReason::DriftReported,
+                format!(
+                    "{} field(s) differ; drift policy is report: not corrected",
+                    change.fields.len()
+                ),
+            )),
+        ),
+        Decision::RolledBack { message, .. } => (
+            Sync::OutOfSync,
+            Some(Condition::not_synced(
+                ConditionReason::RolloutFailed,
+                message.clone(),
+            )),
+        ),
+        Decision::RefusePrune { .. } | Decision::Apply { .. } => (Sync::OutOfSync, None),
+    };
+    ResourceStatus {
+        kind: key.kind,
+        name: key.name.clone(),
+        sync,
+        health,
+        drift: DriftPolicy::of(Some(resource)),
+        conditions: condition.into_iter().collect(),
+        last_applied_revision: previous.and_then(|p| p.last_applied_revision.clone()),
+        last_applied: previous.and_then(|p| p.last_applied),
+        desired_hash: labels::desired_hash(&resource.spec),
+    }
+}
+
+/// The fields of a change as events carry them.
+pub fn drift_fields(change: &Change) -> Vec<DriftField> {
+    change.fields.iter().map(DriftField::from).collect()
+}
+
+#[cfg(test)]
+mod tests;

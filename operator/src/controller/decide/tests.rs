@@ -1,0 +1,344 @@
+//! `decide` on engine answers recorded from the lab (tests/fixtures/record): `applied` is
+//! the swarm right after `shoal apply` of tests/fixtures/lab-desired, `drifted` the same
+//! after `docker service update --env-add EXTRA=1 --replicas 3 web` by hand.
+
+use std::path::PathBuf;
+
+use bollard::models::{ServiceUpdateStatus, ServiceUpdateStatusStateEnum as State};
+
+use super::*;
+use crate::commands::validate::{ValidateOptions, validate_dir};
+use crate::resources::{Desired, Spec};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+fn desired() -> Desired {
+    validate_dir(&fixtures().join("lab-desired"), &ValidateOptions::default())
+        .unwrap()
+        .desired
+}
+
+fn snapshot(desired: Desired) -> Snapshot {
+    Snapshot {
+        desired,
+        revision: None,
+    }
+}
+
+fn recorded(name: &str) -> Live {
+    Live::from_recorded(&fixtures().join("engine").join(name)).unwrap()
+}
+
+fn web() -> ResourceKey {
+    ResourceKey::new(Kind::Service, "web")
+}
+
+fn hash_of(desired: &Desired, key: &ResourceKey) -> String {
+    labels::desired_hash(&desired.find(key.kind, &key.name).unwrap().spec)
+}
+
+/// desired-state with web's replicas set to `replicas`.
+fn with_web_replicas(replicas: u64) -> Desired {
+    let mut desired = desired();
+    for resource in &mut desired.resources {
+        if let Spec::Service(spec) = &mut resource.spec
+            && resource.metadata.name == "web"
+        {
+            spec.replicas = Some(replicas);
+        }
+    }
+    desired
+}
+
+/// `live` after swarm rolled back an update of web (the old spec runs again).
+fn rolled_back_web(mut live: Live) -> Live {
+    let service = live
+        .services
+        .iter_mut()
+        .find(|s| s.spec.as_ref().and_then(|s| s.name.as_deref()) == Some("web"))
+        .unwrap();
+    service.update_status = Some(ServiceUpdateStatus {
+        state: Some(State::ROLLBACK_COMPLETED),
+        message: Some("rollback completed".into()),
+        ..Default::default()
+    });
+    live
+}
+
+fn decision(decided: &Decided) -> &Decision {
+    &decided.decision
+}
+
+#[test]
+fn in_sync_is_synced_and_healthy() {
+    let desired = desired();
+    let memory = Memory::default();
+    let decided = decide(
+        &web(),
+        &snapshot(desired.clone()),
+        &recorded("applied"),
+        &memory,
+        false,
+    );
+    assert_eq!(decision(&decided), &Decision::Synced);
+    let status = decided.status.unwrap();
+    assert_eq!(
+        (status.sync, status.health, status.drift, status.conditions),
+        (Sync::Synced, Health::Healthy, DriftPolicy::Enforce, vec![])
+    );
+    assert_eq!(status.desired_hash, hash_of(&desired, &web()));
+}
+
+#[test]
+fn a_hand_made_change_is_drift_corrected_or_reported_by_policy() {
+    let desired = desired();
+    let synced = Memory {
+        synced_hash: Some(hash_of(&desired, &web())),
+        ..Memory::default()
+    };
+    let decided = decide(
+        &web(),
+        &snapshot(desired.clone()),
+        &recorded("drifted"),
+        &synced,
+        false,
+    );
+    let Decision::Apply { change, drift } = decision(&decided) else {
+        panic!("{decided:?}");
+    };
+    assert!(drift);
+    assert_eq!(
+        change
+            .fields
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect::<Vec<_>>(),
+        ["env.EXTRA", "replicas"]
+    );
+    assert_eq!(decided.status.unwrap().sync, Sync::OutOfSync);
+
+    // After a restart nothing is remembered: the object's spec-hash label tells.
+    let decided = decide(
+        &web(),
+        &snapshot(desired.clone()),
+        &recorded("drifted"),
+        &Memory::default(),
+        false,
+    );
+    assert!(matches!(
+        decision(&decided),
+        Decision::Apply { drift: true, .. }
+    ));
+
+    let mut report = desired.clone();
+    report
+        .resources
+        .iter_mut()
+        .find(|r| r.metadata.name == "web")
+        .unwrap()
+        .metadata
+        .annotations
+        .insert(status::DRIFT_ANNOTATION.into(), "report".into());
+    let decided = decide(
+        &web(),
+        &snapshot(report),
+        &recorded("drifted"),
+        &synced,
+        false,
+    );
+    assert!(matches!(decision(&decided), Decision::ReportDrift(c) if c.fields.len() == 2));
+    let status = decided.status.unwrap();
+    assert_eq!(status.drift, DriftPolicy::Report);
+    assert_eq!(
+        status.conditions,
+        [Condition::not_synced(
+            ConditionReason::DriftReported,
+            "2 field(s) differ; drift policy is report: not corrected"
+        )]
+    );
+}
+
+#[test]
+fn a_change_of_desired_state_is_not_drift() {
+    let before = desired();
+    let memory = Memory {
+        synced_hash: Some(hash_of(&before, &web())),
+        ..Memory::default()
+    };
+    let decided = decide(
+        &web(),
+        &snapshot(with_web_replicas(4)),
+        &recorded("applied"),
+        &memory,
+        false,
+    );
+    let Decision::Apply { change, drift } = decision(&decided) else {
+        panic!("{decided:?}");
+    };
+    assert!(!drift);
+    assert_eq!(change.fields.len(), 1);
+    assert_eq!(change.fields[0].to.as_deref(), Some("4"));
+}
+
+#[test]
+fn a_spec_swarm_rolled_back_is_reported_once_and_never_written_again() {
+    let desired = with_web_replicas(4);
+    let written = Memory {
+        written_hash: Some(hash_of(&desired, &web())),
+        synced_hash: Some(hash_of(&desired, &web())),
+        ..Memory::default()
+    };
+    let live = rolled_back_web(recorded("applied"));
+    let decided = decide(&web(), &snapshot(desired.clone()), &live, &written, false);
+    let message = "swarm rolled the update back (rollback completed): fix desired-state; shoal \
+                   will not write this spec again";
+    assert_eq!(
+        decision(&decided),
+        &Decision::RolledBack {
+            message: message.into(),
+            first: true
+        }
+    );
+    let status = decided.status.unwrap();
+    assert_eq!(
+        (status.sync, status.health),
+        (Sync::OutOfSync, Health::Degraded)
+    );
+    assert_eq!(
+        status.conditions,
+        [Condition::not_synced(
+            ConditionReason::RolloutFailed,
+            message
+        )]
+    );
+
+    // The next reconcile (a resync, an engine event) knows it said so already.
+    let again = Memory {
+        previous: Some(status),
+        ..written.clone()
+    };
+    let decided = decide(&web(), &snapshot(desired.clone()), &live, &again, false);
+    assert!(matches!(
+        decision(&decided),
+        Decision::RolledBack { first: false, .. }
+    ));
+
+    // A new desired spec is tried.
+    let decided = decide(
+        &web(),
+        &snapshot(with_web_replicas(5)),
+        &live,
+        &again,
+        false,
+    );
+    assert!(matches!(
+        decision(&decided),
+        Decision::Apply { drift: false, .. }
+    ));
+
+    // Not written by this instance (a restart): written once more.
+    let decided = decide(&web(), &snapshot(desired), &live, &Memory::default(), false);
+    assert!(matches!(decision(&decided), Decision::Apply { .. }));
+}
+
+#[test]
+fn a_hand_made_change_during_no_rollback_is_drift_not_a_rollback() {
+    let desired = desired();
+    let written = Memory {
+        written_hash: Some(hash_of(&desired, &web())),
+        synced_hash: Some(hash_of(&desired, &web())),
+        ..Memory::default()
+    };
+    // drifted: web is "updating" (the hand-made change), not rolled back.
+    let decided = decide(
+        &web(),
+        &snapshot(desired),
+        &recorded("drifted"),
+        &written,
+        false,
+    );
+    assert!(matches!(
+        decision(&decided),
+        Decision::Apply { drift: true, .. }
+    ));
+}
+
+#[test]
+fn a_missing_secret_blocks_and_needs_someone() {
+    let mut live = recorded("applied");
+    live.secrets.clear();
+    live.services
+        .retain(|s| s.spec.as_ref().and_then(|s| s.name.as_deref()) != Some("web"));
+    let decided = decide(
+        &web(),
+        &snapshot(desired()),
+        &live,
+        &Memory::default(),
+        false,
+    );
+    let Decision::Blocked(why) = decision(&decided) else {
+        panic!("{decided:?}");
+    };
+    assert!(!why.clears_by_itself());
+    let status = decided.status.unwrap();
+    assert_eq!(
+        (status.sync, status.health),
+        (Sync::OutOfSync, Health::Missing)
+    );
+    assert_eq!(status.conditions[0].reason, ConditionReason::Blocked);
+}
+
+#[test]
+fn a_resource_removed_from_desired_state_is_pruned_unless_most_would_go() {
+    // worker is gone from desired-state: one of two services is not a mass prune.
+    let mut desired = desired();
+    desired.resources.retain(|r| r.metadata.name != "worker");
+    let worker = ResourceKey::new(Kind::Service, "worker");
+    let decided = decide(
+        &worker,
+        &snapshot(desired.clone()),
+        &recorded("applied"),
+        &Memory::default(),
+        false,
+    );
+    assert!(matches!(
+        decision(&decided),
+        Decision::Apply { change, drift: false } if change.action == Action::Delete
+    ));
+    assert_eq!(decided.status, None);
+
+    // Both gone: refused, unless allowed.
+    desired.resources.retain(|r| r.kind() != Kind::Service);
+    let decided = decide(
+        &worker,
+        &snapshot(desired.clone()),
+        &recorded("applied"),
+        &Memory::default(),
+        false,
+    );
+    assert!(matches!(decision(&decided), Decision::RefusePrune { .. }));
+    let decided = decide(
+        &worker,
+        &snapshot(desired),
+        &recorded("applied"),
+        &Memory::default(),
+        true,
+    );
+    assert!(matches!(decision(&decided), Decision::Apply { .. }));
+}
+
+#[test]
+fn neither_desired_nor_live_is_gone() {
+    let key = ResourceKey::new(Kind::Service, "never-was");
+    let decided = decide(
+        &key,
+        &snapshot(desired()),
+        &recorded("applied"),
+        &Memory::default(),
+        false,
+    );
+    assert_eq!(decided.decision, Decision::Gone);
+    assert_eq!(decided.status, None);
+}

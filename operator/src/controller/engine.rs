@@ -1,0 +1,100 @@
+//! The calls the controller makes to the world, behind one trait: observing, writing one
+//! change, listing what shoal manages, and the lease. `Docker` is the real one; unit
+//! tests of the loop put a stand-in here (never in place of the lab, which proves the
+//! real calls).
+
+use std::future::Future;
+
+use bollard::Docker;
+
+use super::lease::{Lease, LeaseState};
+use crate::observe::ObserveError;
+use crate::plan::{Change, Plan};
+use crate::resources::{Desired, Kind};
+use crate::swarm::apply::ApplyError;
+use crate::swarm::engine::EngineError;
+use crate::swarm::labels;
+use crate::swarm::live::Live;
+
+pub trait Engine: Send + Sync + 'static {
+    /// Everything a plan of `desired` needs: the swarm, GlusterFS, the agents (on
+    /// `agent_port`, unless none).
+    fn observe(
+        &self,
+        desired: &Desired,
+        agent_port: Option<u16>,
+    ) -> impl Future<Output = Result<Live, ObserveError>> + Send;
+
+    /// Makes one change (`revision` is recorded on the object).
+    fn apply(
+        &self,
+        desired: &Desired,
+        change: &Change,
+        live: &Live,
+        revision: Option<&str>,
+    ) -> impl Future<Output = Result<(), ApplyError>> + Send;
+
+    /// The services and networks shoal manages, by kind and name.
+    fn managed(&self) -> impl Future<Output = Result<Vec<(Kind, String)>, EngineError>> + Send;
+
+    /// One round of taking or renewing the lease.
+    fn acquire(
+        &self,
+        lease: &Lease,
+    ) -> impl Future<Output = Result<LeaseState, bollard::errors::Error>> + Send;
+
+    /// Gives the lease up.
+    fn release(&self, lease: &Lease) -> impl Future<Output = ()> + Send;
+}
+
+impl Engine for Docker {
+    async fn observe(
+        &self,
+        desired: &Desired,
+        agent_port: Option<u16>,
+    ) -> Result<Live, ObserveError> {
+        crate::observe::observe(self, desired, agent_port).await
+    }
+
+    async fn apply(
+        &self,
+        desired: &Desired,
+        change: &Change,
+        live: &Live,
+        revision: Option<&str>,
+    ) -> Result<(), ApplyError> {
+        let single = Plan {
+            changes: vec![change.clone()],
+            ..Plan::default()
+        };
+        crate::swarm::apply::apply(self, desired, &single, live, revision)
+            .await
+            .map(drop)
+    }
+
+    async fn managed(&self) -> Result<Vec<(Kind, String)>, EngineError> {
+        let live = crate::swarm::engine::observe(self).await?;
+        let services = live
+            .services
+            .iter()
+            .filter_map(|s| s.spec.as_ref())
+            .filter(|s| labels::is_managed(s.labels.as_ref()))
+            .filter_map(|s| s.name.clone())
+            .map(|name| (Kind::Service, name));
+        let networks = live
+            .networks
+            .iter()
+            .filter(|n| labels::is_managed(n.labels.as_ref()))
+            .filter_map(|n| n.name.clone())
+            .map(|name| (Kind::Network, name));
+        Ok(services.chain(networks).collect())
+    }
+
+    async fn acquire(&self, lease: &Lease) -> Result<LeaseState, bollard::errors::Error> {
+        lease.try_acquire(self).await
+    }
+
+    async fn release(&self, lease: &Lease) {
+        lease.release(self).await
+    }
+}

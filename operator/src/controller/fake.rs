@@ -1,0 +1,102 @@
+//! A stand-in for the engine, for unit tests of the controller's loop and executor: it
+//! answers observations from recorded engine JSON and records every write instead of
+//! making it. It proves what the controller decides to call, never that the calls work
+//! (the lab tests do that).
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::engine::Engine;
+use super::lease::{Lease, LeaseState};
+use crate::observe::ObserveError;
+use crate::plan::Change;
+use crate::resources::{Desired, Kind};
+use crate::swarm::apply::ApplyError;
+use crate::swarm::engine::EngineError;
+use crate::swarm::live::Live;
+
+#[derive(Default)]
+pub struct FakeEngine {
+    /// What observations return; `None`: the engine is unreachable.
+    pub live: Mutex<Option<Live>>,
+    /// `Kind/name action` of every write, in order.
+    pub writes: Mutex<Vec<String>>,
+    /// The HTTP status and message the next writes fail with, if any.
+    pub write_error: Mutex<Option<(u16, String)>>,
+    /// What lease attempts find; `None`: the engine does not answer.
+    pub lease: Mutex<Option<LeaseState>>,
+    pub observations: AtomicUsize,
+    pub releases: AtomicUsize,
+}
+
+impl FakeEngine {
+    pub fn with(live: Live) -> FakeEngine {
+        FakeEngine {
+            live: Mutex::new(Some(live)),
+            lease: Mutex::new(Some(LeaseState::Held)),
+            ..FakeEngine::default()
+        }
+    }
+
+    pub fn writes(&self) -> Vec<String> {
+        self.writes.lock().unwrap().clone()
+    }
+
+    fn error(status_code: u16, message: String) -> bollard::errors::Error {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        }
+    }
+}
+
+impl Engine for FakeEngine {
+    async fn observe(&self, _: &Desired, _: Option<u16>) -> Result<Live, ObserveError> {
+        self.observations.fetch_add(1, Ordering::Relaxed);
+        let live = self.live.lock().unwrap().clone();
+        live.ok_or_else(|| {
+            ObserveError::Engine(EngineError::Call {
+                what: "listing services".into(),
+                source: FakeEngine::error(503, "engine down".into()),
+            })
+        })
+    }
+
+    async fn apply(
+        &self,
+        _: &Desired,
+        change: &Change,
+        _: &Live,
+        _: Option<&str>,
+    ) -> Result<(), ApplyError> {
+        self.writes.lock().unwrap().push(format!(
+            "{}/{} {:?}",
+            change.kind, change.name, change.action
+        ));
+        match self.write_error.lock().unwrap().clone() {
+            None => Ok(()),
+            Some((status_code, message)) => Err(ApplyError {
+                change: format!("{}/{}", change.kind, change.name),
+                action: change.action,
+                source: EngineError::Call {
+                    what: format!("updating {}", change.name),
+                    source: FakeEngine::error(status_code, message),
+                },
+                engine_writes: 1,
+            }),
+        }
+    }
+
+    async fn managed(&self) -> Result<Vec<(Kind, String)>, EngineError> {
+        Ok(Vec::new())
+    }
+
+    async fn acquire(&self, _: &Lease) -> Result<LeaseState, bollard::errors::Error> {
+        let state = self.lease.lock().unwrap().clone();
+        state.ok_or_else(|| FakeEngine::error(503, "no answer".into()))
+    }
+
+    async fn release(&self, _: &Lease) {
+        self.releases.fetch_add(1, Ordering::Relaxed);
+    }
+}

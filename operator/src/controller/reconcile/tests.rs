@@ -1,0 +1,204 @@
+//! The executor on a stand-in engine answering recorded lab JSON: which writes a
+//! reconcile makes, which events and status it leaves, how it asks to be requeued.
+
+use std::path::PathBuf;
+
+use bollard::models::{ServiceUpdateStatus, ServiceUpdateStatusStateEnum as State};
+use prometheus_client::metrics::counter::Counter;
+
+use super::*;
+use crate::commands::validate::{ValidateOptions, validate_dir};
+use crate::controller::fake::FakeEngine;
+use crate::resources::{Kind, Spec};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+fn recorded(name: &str) -> Live {
+    Live::from_recorded(&fixtures().join("engine").join(name)).unwrap()
+}
+
+/// A context with tests/fixtures/lab-desired in force (web's replicas changed when
+/// `replicas` is set) and the engine answering `live`.
+fn context(live: Live, replicas: Option<u64>) -> Context<FakeEngine> {
+    let mut desired = validate_dir(&fixtures().join("lab-desired"), &ValidateOptions::default())
+        .unwrap()
+        .desired;
+    for resource in &mut desired.resources {
+        if let (Spec::Service(spec), Some(replicas)) = (&mut resource.spec, replicas)
+            && resource.metadata.name == "web"
+        {
+            spec.replicas = Some(replicas);
+        }
+    }
+    let shared = Arc::new(Shared::new("test".into(), 64));
+    shared.set_snapshot(Snapshot {
+        desired,
+        revision: Some("c0ffee".into()),
+    });
+    Context {
+        engine: FakeEngine::with(live),
+        shared,
+        agent_port: None,
+        allow_mass_prune: false,
+        // No reuse: each reconcile observes anew, as after any write.
+        observation: SharedObservation::new(Duration::ZERO, Counter::default()),
+    }
+}
+
+fn web() -> ResourceKey {
+    ResourceKey::new(Kind::Service, "web")
+}
+
+fn reasons(ctx: &Context<FakeEngine>) -> Vec<(Reason, u64)> {
+    let mut events = ctx.shared.events();
+    events.reverse();
+    events.iter().map(|e| (e.reason, e.count)).collect()
+}
+
+#[tokio::test]
+async fn in_sync_writes_nothing() {
+    let ctx = context(recorded("applied"), None);
+    let reconciled = reconcile(&ctx, &web()).await;
+    assert_eq!(reconciled, done(ReconcileResult::synced, None));
+    assert_eq!(ctx.engine.writes(), Vec::<String>::new());
+    assert_eq!(reasons(&ctx), []);
+    let status = ctx.shared.status(&web()).unwrap();
+    assert_eq!(
+        (status.sync, status.health),
+        (Sync::Synced, Health::Healthy)
+    );
+}
+
+#[tokio::test]
+async fn drift_is_corrected_with_exactly_one_write() {
+    let ctx = context(recorded("drifted"), None);
+    let reconciled = reconcile(&ctx, &web()).await;
+    assert_eq!(
+        reconciled,
+        done(ReconcileResult::applied, Some(AFTER_APPLY_REQUEUE))
+    );
+    assert_eq!(ctx.engine.writes(), ["Service/web Update"]);
+    assert_eq!(
+        reasons(&ctx),
+        [(Reason::DriftDetected, 1), (Reason::DriftCorrected, 1)]
+    );
+    let status = ctx.shared.status(&web()).unwrap();
+    assert_eq!(
+        (status.sync, status.health),
+        (Sync::Synced, Health::Progressing)
+    );
+    assert_eq!(status.last_applied_revision.as_deref(), Some("c0ffee"));
+    assert_eq!(
+        ctx.shared.memory(&web()).written_hash,
+        Some(status.desired_hash)
+    );
+}
+
+#[tokio::test]
+async fn a_rolled_back_spec_is_reported_once_and_not_written_again() {
+    // shoal writes replicas 4; swarm rolls it back to the recorded spec.
+    let ctx = context(recorded("applied"), Some(4));
+    reconcile(&ctx, &web()).await;
+    assert_eq!(ctx.engine.writes(), ["Service/web Update"]);
+    let mut live = recorded("applied");
+    let service = live
+        .services
+        .iter_mut()
+        .find(|s| s.spec.as_ref().and_then(|s| s.name.as_deref()) == Some("web"))
+        .unwrap();
+    service.update_status = Some(ServiceUpdateStatus {
+        state: Some(State::ROLLBACK_COMPLETED),
+        message: Some("rollback completed".into()),
+        ..Default::default()
+    });
+    *ctx.engine.live.lock().unwrap() = Some(live);
+
+    for _ in 0..3 {
+        let reconciled = reconcile(&ctx, &web()).await;
+        assert_eq!(reconciled, done(ReconcileResult::rolled_back, None));
+    }
+    assert_eq!(ctx.engine.writes(), ["Service/web Update"]);
+    assert_eq!(
+        reasons(&ctx),
+        [(Reason::Applied, 1), (Reason::ApplyFailed, 1)]
+    );
+    let status = ctx.shared.status(&web()).unwrap();
+    assert_eq!(
+        (status.sync, status.health),
+        (Sync::OutOfSync, Health::Degraded)
+    );
+    assert_eq!(status.conditions[0].reason, ConditionReason::RolloutFailed);
+}
+
+#[tokio::test]
+async fn a_rejected_spec_fails_terminally_with_the_engine_message() {
+    let ctx = context(recorded("drifted"), None);
+    *ctx.engine.write_error.lock().unwrap() = Some((
+        400,
+        "invalid mount config: bind source path does not exist".into(),
+    ));
+    let reconciled = reconcile(&ctx, &web()).await;
+    assert_eq!(
+        reconciled,
+        Reconciled {
+            outcome: Outcome::Terminal,
+            result: ReconcileResult::error
+        }
+    );
+    let status = ctx.shared.status(&web()).unwrap();
+    assert_eq!(status.conditions[0].reason, ConditionReason::ApplyFailed);
+    assert_eq!(
+        status.conditions[0].message,
+        "Update Service/web failed: updating web: Docker responded with status code 400: \
+         invalid mount config: bind source path does not exist"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_engine_is_transient_and_makes_the_instance_unready() {
+    let ctx = context(recorded("applied"), None);
+    *ctx.engine.live.lock().unwrap() = None;
+    let reconciled = reconcile(&ctx, &web()).await;
+    assert_eq!(reconciled.outcome, Outcome::Transient);
+    assert_eq!(reasons(&ctx), [(Reason::EngineUnreachable, 1)]);
+    assert!(ctx.shared.readiness().engine_error.is_some());
+    assert_eq!(ctx.engine.writes(), Vec::<String>::new());
+}
+
+#[test]
+fn failures_are_classified_for_the_queue() {
+    let engine = |status_code: u16, message: &str| EngineError::Call {
+        what: "updating service web".into(),
+        source: bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message: message.into(),
+        },
+    };
+    assert_eq!(
+        error_policy(&engine(500, "rpc error: update out of sequence")),
+        Outcome::Conflict
+    );
+    assert_eq!(
+        error_policy(&engine(409, "service web already exists")),
+        Outcome::Conflict
+    );
+    assert_eq!(
+        error_policy(&engine(
+            400,
+            "invalid mount config: bind source path does not exist"
+        )),
+        Outcome::Terminal
+    );
+    assert_eq!(
+        error_policy(&engine(503, "node is not part of a swarm")),
+        Outcome::Transient
+    );
+    assert_eq!(
+        error_policy(&EngineError::Refused(
+            "network appnet does not exist".into()
+        )),
+        Outcome::Transient
+    );
+}

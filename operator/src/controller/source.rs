@@ -1,0 +1,230 @@
+//! Following desired-state for `shoal run`: a watched directory or a git repository.
+//! Each new revision is loaded and validated; a valid one is put in force and triggers
+//! every resource, an invalid or unreadable one is reported and the last good one stays.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::{self, UnboundedSender};
+
+use super::events::{Event, Reason};
+use super::run::{RunError, RunOptions, SourceOptions};
+use super::shared::{Shared, Snapshot};
+use super::{Trigger, Why};
+use crate::commands::validate::{ValidateOptions, validate_dir};
+use crate::source::git::GitSource;
+use crate::source::watch::DirWatch;
+
+/// What loading a revision came to.
+#[derive(Clone, Debug, PartialEq)]
+enum Loaded {
+    /// Valid, and in force now.
+    InForce,
+    /// Invalid: not applied, with why (final for this revision).
+    Invalid(String),
+    /// Could not be read: worth another try.
+    Unreadable,
+}
+
+/// Loads and validates `dir`; a valid one becomes the desired-state in force.
+fn load(
+    shared: &Shared,
+    dir: &std::path::Path,
+    options: &ValidateOptions,
+    revision: Option<String>,
+) -> Loaded {
+    let label = revision.as_deref().map(short).unwrap_or("directory");
+    match validate_dir(dir, options) {
+        Ok(validation) if validation.errors() == 0 => {
+            let count = validation.desired.resources.len();
+            let changed = shared.set_snapshot(Snapshot {
+                desired: validation.desired,
+                revision: revision.clone(),
+            });
+            shared.update_readiness(|r| r.source_error = None);
+            if !changed {
+                return Loaded::InForce;
+            }
+            shared.record(
+                Event::new(
+                    Reason::RevisionLoaded,
+                    None,
+                    format!("desired-state {label} loaded: {count} resources"),
+                )
+                .with_revision(revision),
+            );
+            Loaded::InForce
+        }
+        Ok(validation) => {
+            let problems: Vec<String> = validation
+                .problems
+                .iter()
+                .filter(|p| p.is_error())
+                .map(|p| p.to_string())
+                .collect();
+            let message = format!(
+                "desired-state {label} is invalid, not applied ({} error(s)); the last good one stays: {}",
+                problems.len(),
+                problems.join("; ")
+            );
+            shared.update_readiness(|r| r.source_error = Some(message.clone()));
+            shared.record(
+                Event::new(Reason::InvalidRevision, None, message.clone()).with_revision(revision),
+            );
+            Loaded::Invalid(message)
+        }
+        Err(error) => {
+            let message = format!("desired-state {label} cannot be read: {error}");
+            shared.update_readiness(|r| r.source_error = Some(message.clone()));
+            shared.record(Event::new(Reason::SourceFailed, None, message).with_revision(revision));
+            Loaded::Unreadable
+        }
+    }
+}
+
+/// The first 12 characters of a revision, as people quote commits.
+fn short(sha: &str) -> &str {
+    sha.char_indices()
+        .nth(12)
+        .map_or(sha, |(end, _)| &sha[..end])
+}
+
+/// Starts following the source: loads it, then again on every change.
+pub fn spawn(
+    options: &RunOptions,
+    shared: Arc<Shared>,
+    triggers: UnboundedSender<Trigger>,
+) -> Result<(), RunError> {
+    let validate = options.validate.clone();
+    match &options.source {
+        SourceOptions::Dir { dir, poll } => {
+            let (changed, changes) = mpsc::unbounded_channel();
+            let watch = DirWatch::start(dir, options.debounce, *poll, changed)
+                .map_err(|e| RunError::Watch(dir.clone(), e))?;
+            if load(&shared, dir, &validate, None) == Loaded::InForce {
+                let _ = triggers.send(Trigger::All(Why::Revision));
+            }
+            let (rewatch, rewatches) = mpsc::unbounded_channel::<()>();
+            let source = DirSource {
+                dir: dir.clone(),
+                validate,
+                resync: options.resync,
+                shared,
+                triggers,
+            };
+            tokio::spawn(source.follow(changes, rewatch));
+            tokio::spawn(keep_watching(watch, dir.clone(), rewatches));
+        }
+        SourceOptions::Git { git, interval } => {
+            tokio::spawn(follow_git(
+                git.clone(),
+                *interval,
+                validate,
+                shared,
+                triggers,
+            ));
+        }
+    }
+    Ok(())
+}
+
+struct DirSource {
+    dir: PathBuf,
+    validate: ValidateOptions,
+    resync: Duration,
+    shared: Arc<Shared>,
+    triggers: UnboundedSender<Trigger>,
+}
+
+impl DirSource {
+    /// Reads the directory again on every change, and at each resync period anyway:
+    /// inotify can drop events (a full queue), and a lost change must not stay lost.
+    async fn follow(self, mut changes: mpsc::UnboundedReceiver<()>, rewatch: UnboundedSender<()>) {
+        loop {
+            tokio::select! {
+                change = changes.recv() => {
+                    if change.is_none() {
+                        return;
+                    }
+                    let _ = rewatch.send(());
+                }
+                _ = tokio::time::sleep(self.resync) => {}
+            }
+            if load(&self.shared, &self.dir, &self.validate, None) == Loaded::InForce
+                && self.triggers.send(Trigger::All(Why::Revision)).is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// The watch lives in this task, which follows a swapped symlink after each burst.
+async fn keep_watching(
+    mut watch: DirWatch,
+    dir: PathBuf,
+    mut rewatches: mpsc::UnboundedReceiver<()>,
+) {
+    while rewatches.recv().await.is_some() {
+        if let Err(error) = watch.rewatch(&dir) {
+            tracing::warn!(%error, dir = %dir.display(), "cannot watch again");
+        }
+    }
+}
+
+/// Fetches every `interval`; a new commit is loaded once, and what loading it came to
+/// (its own error, if invalid) is what the status says while fetching works.
+async fn follow_git(
+    git: GitSource,
+    interval: Duration,
+    validate: ValidateOptions,
+    shared: Arc<Shared>,
+    triggers: UnboundedSender<Trigger>,
+) {
+    // A fetch that hangs must not stop syncing for good.
+    let timeout = (interval * 4).max(Duration::from_secs(120));
+    // The newest revision and what loading it came to.
+    let mut loaded: Option<(String, Loaded)> = None;
+    loop {
+        match tokio::time::timeout(timeout, git.sync()).await {
+            Ok(Ok(revision)) => {
+                shared
+                    .metrics
+                    .git_last_sync
+                    .set(super::unix_now().as_secs_f64());
+                match &loaded {
+                    Some((sha, outcome))
+                        if *sha == revision.sha && *outcome != Loaded::Unreadable =>
+                    {
+                        // Fetching works again: the error is this revision's own, or none.
+                        let error = match outcome {
+                            Loaded::Invalid(message) => Some(message.clone()),
+                            _ => None,
+                        };
+                        shared.update_readiness(|r| r.source_error = error);
+                    }
+                    _ => {
+                        let sha = Some(revision.sha.clone());
+                        let outcome = load(&shared, &revision.dir, &validate, sha);
+                        let in_force = outcome == Loaded::InForce;
+                        loaded = Some((revision.sha, outcome));
+                        if in_force && triggers.send(Trigger::All(Why::Revision)).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            failed => {
+                let error = match failed {
+                    Ok(Err(error)) => error.to_string(),
+                    _ => format!("no answer within {}s", timeout.as_secs()),
+                };
+                let message = format!("git sync failed, the last good revision stays: {error}");
+                shared.update_readiness(|r| r.source_error = Some(message.clone()));
+                shared.record(Event::new(Reason::SourceFailed, None, message));
+            }
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
