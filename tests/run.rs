@@ -396,6 +396,107 @@ fn the_event_stream_reconnects_after_an_engine_restart() {
     remove_lease(&lab, "shoal-lease-restart");
 }
 
+/// A web service whose updates roll back when a task fails.
+const ROLLOUT: &str = "apiVersion: shoal/v1alpha1
+kind: Service
+metadata:
+  name: rollout
+spec:
+  image: lab/web:1
+  replicas: 2
+  updateConfig:
+    failureAction: rollback
+    monitor: 5s
+  resources:
+    limits:
+      memory: 32M
+";
+
+#[test]
+fn a_spec_swarm_rolled_back_is_reported_once_and_not_written_again() {
+    let lab = lab();
+    lab.reset();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rollout.yaml");
+    std::fs::write(&file, ROLLOUT).unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let operator = lab.start_operator(
+        19855,
+        &logs.path().join("run.log"),
+        &[
+            "--no-agents",
+            "--resync",
+            "10s",
+            "--lease-name",
+            "shoal-lease-rollback",
+            "--lease-ttl",
+            "6s",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    wait_synced(&operator, "Service", "rollout");
+
+    // A commit whose tasks exit at once: swarm rolls the update back.
+    let failing = ROLLOUT.replace(
+        "  replicas: 2\n",
+        "  replicas: 2\n  command: [\"/bin/sh\", \"-c\", \"exit 3\"]\n",
+    );
+    std::fs::write(&file, failing).unwrap();
+    let reported = operator.wait_for("ApplyFailed after the rollback", MINUTE * 2, |o| {
+        o.event("ApplyFailed", Some("Service/rollout"))
+    });
+    let message = reported["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("swarm rolled the update back (")
+            && message.ends_with("): fix desired-state; shoal will not write this spec again"),
+        "{message}"
+    );
+    let rolled_back = || lab.service_field("rollout", "{{.UpdateStatus.State}}");
+    operator.wait_for("swarm's rollback completed", MINUTE, |_| {
+        (rolled_back() == "rollback_completed").then_some(())
+    });
+    let version = || lab.service_field("rollout", "{{.Version.Index}}");
+    let before = version();
+
+    // Resyncs every 10 s and the engine's own events trigger reconciles: none writes.
+    std::thread::sleep(MINUTE);
+    assert_eq!(version(), before, "shoal wrote the rolled-back spec again");
+    assert_eq!(rolled_back(), "rollback_completed");
+    let failures: Vec<serde_json::Value> = operator
+        .events()
+        .into_iter()
+        .filter(|e| e["resource"] == "Service/rollout")
+        .filter(|e| {
+            ["ApplyFailed", "DriftDetected", "DriftCorrected"]
+                .contains(&e["reason"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    assert_eq!(failures[0]["count"], 1, "{failures:#?}");
+    let status = operator.resource("Service", "rollout");
+    assert_eq!(status["sync"], "OutOfSync", "{status}");
+    assert_eq!(status["health"], "Degraded", "{status}");
+    assert_eq!(
+        status["conditions"][0]["reason"], "RolloutFailed",
+        "{status}"
+    );
+    let (_, metrics) = operator.get("/metrics");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l
+                .starts_with("shoal_reconciles_total{kind=\"Service\",result=\"rolled_back\"} ")),
+        "{metrics}"
+    );
+
+    // Fixed in desired-state: written and converged.
+    std::fs::write(&file, ROLLOUT.replace("replicas: 2", "replicas: 3")).unwrap();
+    wait_synced(&operator, "Service", "rollout");
+    assert_eq!(replicas(&lab, "rollout"), "3");
+    assert_eq!(operator.terminate(), Some(0));
+    remove_lease(&lab, "shoal-lease-rollback");
+}
+
 #[test]
 fn of_two_instances_exactly_one_acts_and_the_other_takes_over() {
     let lab = lab();

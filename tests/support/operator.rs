@@ -41,11 +41,22 @@ impl Lab {
             .stderr(file)
             .spawn()
             .expect("shoal run starts");
-        Operator {
+        let operator = Operator {
             child,
             port,
             log: log.to_path_buf(),
+        };
+        // Listening comes first, before the engine or the source is touched.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while operator.get("/healthz").0 == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "shoal run does not listen on {port}:\n{}",
+                operator.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100));
         }
+        operator
     }
 }
 
@@ -69,14 +80,26 @@ impl Operator {
         }
     }
 
+    /// `/api/v1/status`; an endpoint that does not answer fails the test (an empty
+    /// answer would let "no such status" assertions pass).
     pub fn status(&self) -> serde_json::Value {
-        let (_, body) = self.get("/api/v1/status");
-        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null)
+        self.json("/api/v1/status")
     }
 
+    /// `/api/v1/events`, newest first; fails the test when the endpoint does not answer.
     pub fn events(&self) -> Vec<serde_json::Value> {
-        let (_, body) = self.get("/api/v1/events");
-        serde_json::from_str(&body).unwrap_or_default()
+        serde_json::from_value(self.json("/api/v1/events")).expect("a list of events")
+    }
+
+    fn json(&self, path: &str) -> serde_json::Value {
+        let (code, body) = self.get(path);
+        assert_eq!(
+            code,
+            200,
+            "{path} answered {code}: {body}\nlog tail:\n{}",
+            self.log_tail()
+        );
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path} is not JSON ({e}): {body}"))
     }
 
     /// The status of one resource (`Service`, `web`).
