@@ -58,36 +58,83 @@ pub fn service(
     force_update: Option<u64>,
     live: &Live,
 ) -> Result<EngineService, RenderError> {
-    let secret_ids = live.secret_ids();
-    let mut secrets = Vec::new();
-    for (source, target, uid, gid, mode) in secret_mounts(spec) {
-        let id = secret_ids
-            .get(source)
-            .ok_or_else(|| RenderError::MissingSecret(source.to_string()))?;
-        secrets.push(TaskSpecContainerSpecSecrets {
-            file: Some(TaskSpecContainerSpecFile {
-                name: Some(target.to_string()),
-                uid: Some(uid.to_string()),
-                gid: Some(gid.to_string()),
-                mode: Some(mode),
+    let mut task = task(spec, secrets(spec, live)?);
+    task.force_update = force_update;
+    task.networks = non_empty(networks(spec, live)?);
+    let mode = match spec.mode {
+        ServiceMode::Replicated => ServiceSpecMode {
+            replicated: Some(ServiceSpecModeReplicated {
+                replicas: Some(spec.replicas.unwrap_or(1) as i64),
             }),
-            secret_id: Some(id.to_string()),
-            secret_name: Some(source.to_string()),
-        });
-    }
-    let mut networks = Vec::new();
-    for network in &spec.networks {
-        let target = match live.network(network) {
-            Some(found) => found.id.clone().unwrap_or_else(|| network.clone()),
-            None if network == "host" || network == "ingress" => network.clone(),
-            None => return Err(RenderError::MissingNetwork(network.clone())),
-        };
-        networks.push(NetworkAttachmentConfig {
-            target: Some(target),
             ..Default::default()
-        });
-    }
+        },
+        ServiceMode::Global => ServiceSpecMode {
+            global: Some(HashMap::new()),
+            ..Default::default()
+        },
+    };
+    Ok(EngineService {
+        name: Some(name.to_string()),
+        labels: Some(labels),
+        task_template: Some(task),
+        mode: Some(mode),
+        update_config: spec.update_config.as_ref().map(update_config),
+        rollback_config: spec.rollback_config.as_ref().map(rollback_config),
+        endpoint_spec: (!spec.ports.is_empty()).then(|| EndpointSpec {
+            ports: Some(spec.ports.iter().map(port).collect()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
 
+/// The secret files of the task, by the IDs of the swarm secrets they come from.
+fn secrets(
+    spec: &ServiceSpec,
+    live: &Live,
+) -> Result<Vec<TaskSpecContainerSpecSecrets>, RenderError> {
+    let secret_ids = live.secret_ids();
+    secret_mounts(spec)
+        .into_iter()
+        .map(|(source, target, uid, gid, mode)| {
+            let id = secret_ids
+                .get(source)
+                .ok_or_else(|| RenderError::MissingSecret(source.to_string()))?;
+            Ok(TaskSpecContainerSpecSecrets {
+                file: Some(TaskSpecContainerSpecFile {
+                    name: Some(target.to_string()),
+                    uid: Some(uid.to_string()),
+                    gid: Some(gid.to_string()),
+                    mode: Some(mode),
+                }),
+                secret_id: Some(id.to_string()),
+                secret_name: Some(source.to_string()),
+            })
+        })
+        .collect()
+}
+
+/// The networks the task attaches to, by ID (`host` and `ingress` by name).
+fn networks(spec: &ServiceSpec, live: &Live) -> Result<Vec<NetworkAttachmentConfig>, RenderError> {
+    spec.networks
+        .iter()
+        .map(|network| {
+            let target = match live.network(network) {
+                Some(found) => found.id.clone().unwrap_or_else(|| network.clone()),
+                None if network == "host" || network == "ingress" => network.clone(),
+                None => return Err(RenderError::MissingNetwork(network.clone())),
+            };
+            Ok(NetworkAttachmentConfig {
+                target: Some(target),
+                ..Default::default()
+            })
+        })
+        .collect()
+}
+
+/// The task template, but for what depends on the live swarm (networks, the force
+/// counter).
+fn task(spec: &ServiceSpec, secrets: Vec<TaskSpecContainerSpecSecrets>) -> TaskSpec {
     let container = TaskSpecContainerSpec {
         image: Some(spec.image.clone()),
         command: spec.command.clone(),
@@ -106,7 +153,7 @@ pub fn service(
         stop_grace_period: spec.stop_grace_period.as_ref().map(|d| d.nanos()),
         ..Default::default()
     };
-    let task = TaskSpec {
+    TaskSpec {
         container_spec: Some(container),
         resources: spec.resources.as_ref().map(|r| TaskSpecResources {
             limits: r.limits.as_ref().map(|l| Limit {
@@ -142,35 +189,8 @@ pub fn service(
             max_replicas: p.max_replicas_per_node.map(|n| n as i64),
             ..Default::default()
         }),
-        force_update,
-        networks: non_empty(networks),
         ..Default::default()
-    };
-    let mode = match spec.mode {
-        ServiceMode::Replicated => ServiceSpecMode {
-            replicated: Some(ServiceSpecModeReplicated {
-                replicas: Some(spec.replicas.unwrap_or(1) as i64),
-            }),
-            ..Default::default()
-        },
-        ServiceMode::Global => ServiceSpecMode {
-            global: Some(HashMap::new()),
-            ..Default::default()
-        },
-    };
-    Ok(EngineService {
-        name: Some(name.to_string()),
-        labels: Some(labels),
-        task_template: Some(task),
-        mode: Some(mode),
-        update_config: spec.update_config.as_ref().map(update_config),
-        rollback_config: spec.rollback_config.as_ref().map(rollback_config),
-        endpoint_spec: (!spec.ports.is_empty()).then(|| EndpointSpec {
-            ports: Some(spec.ports.iter().map(port).collect()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    })
+    }
 }
 
 /// Every secret file the service mounts: those listed under `secrets`, then those that

@@ -142,91 +142,122 @@ async fn poll(
             });
             continue;
         };
-        let id = service.id.clone().unwrap_or_default();
-        let template = comparable(service.spec.as_ref().and_then(|s| s.task_template.clone()));
-        // A task runs the current spec when its copy of the task template matches.
-        let current = |task: &&bollard::models::Task| {
-            task.service_id.as_deref() == Some(id.as_str())
-                && comparable(task.spec.clone()) == template
-        };
-        let running = tasks
-            .iter()
-            .filter(current)
-            .filter(|t| {
-                t.desired_state == Some(TaskState::RUNNING)
-                    && t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING)
-            })
-            .count() as u64;
-        let failed_since_start = |task: &&bollard::models::Task| {
-            task.service_id.as_deref() == Some(id.as_str())
-                && matches!(
-                    task.status.as_ref().and_then(|s| s.state),
-                    Some(TaskState::FAILED | TaskState::REJECTED)
-                )
-                && task.created_at.as_deref().is_some_and(|at| at >= since)
-        };
-        let failed: Vec<&bollard::models::Task> = tasks
-            .iter()
-            .filter(current)
-            .filter(failed_since_start)
-            .collect();
-        // The engine's own words for the latest failure: "No such image: ...", an exit code.
-        let last_error = tasks
-            .iter()
-            .filter(failed_since_start)
-            .filter_map(|t| Some((t.updated_at.clone()?, t.status.as_ref()?.err.clone()?)))
-            .max()
-            .map(|(_, err)| format!(" (task error: {err})"))
-            .unwrap_or_default();
-        let desired = service
-            .service_status
-            .as_ref()
-            .and_then(|s| s.desired_tasks)
-            .unwrap_or(0);
-        let asks_for_none = service
-            .spec
-            .as_ref()
-            .and_then(|s| s.mode.as_ref())
-            .and_then(|m| m.replicated.as_ref())
-            .and_then(|r| r.replicas)
-            == Some(0);
-        let rollout = Rollout::of(service);
-        let update_message = rollout::message(service).unwrap_or_default();
-        let state = match rollout {
-            Rollout::Paused => {
-                ServiceState::Failed(format!("rollout paused: {update_message}{last_error}"))
-            }
-            Rollout::RolledBack => {
-                ServiceState::Failed(format!("rollout rolled back: {update_message}{last_error}"))
-            }
-            _ if failed.len() >= FAILED_TASKS_LIMIT => {
-                let reason = failed
-                    .iter()
-                    .filter_map(|t| t.status.as_ref()?.err.clone())
-                    .next_back()
-                    .unwrap_or_else(|| "tasks keep failing".into());
-                ServiceState::Failed(format!("{} tasks failed: {reason}", failed.len()))
-            }
-            Rollout::Updating => ServiceState::Converging,
-            // A new global service desires 0 tasks until the orchestrator has placed them:
-            // 0 of 0 is convergence only for a service that asks for no replicas.
-            _ if running == desired && (desired > 0 || asks_for_none) => ServiceState::Converged,
-            _ => ServiceState::Converging,
-        };
-        let pending_reason = tasks
-            .iter()
-            .filter(|t| t.service_id.as_deref() == Some(id.as_str()))
-            .filter(|t| t.desired_state == Some(TaskState::RUNNING))
-            .find_map(|t| t.status.as_ref()?.err.clone());
-        progress.push(Progress {
-            service: name.clone(),
-            running,
-            desired,
-            state,
-            pending_reason,
-        });
+        progress.push(progress_of(name, service, &tasks, since));
     }
     Ok(progress)
+}
+
+/// How far `service` (named `name`) is, from its tasks. Pure. A task failed "since the
+/// start" was created after `since`.
+fn progress_of(
+    name: &str,
+    service: &bollard::models::Service,
+    tasks: &[bollard::models::Task],
+    since: &str,
+) -> Progress {
+    let id = service.id.clone().unwrap_or_default();
+    let template = comparable(service.spec.as_ref().and_then(|s| s.task_template.clone()));
+    // A task runs the current spec when its copy of the task template matches.
+    let current = |task: &&bollard::models::Task| {
+        task.service_id.as_deref() == Some(id.as_str()) && comparable(task.spec.clone()) == template
+    };
+    let running = tasks
+        .iter()
+        .filter(current)
+        .filter(|t| {
+            t.desired_state == Some(TaskState::RUNNING)
+                && t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING)
+        })
+        .count() as u64;
+    let failed_since_start = |task: &&bollard::models::Task| {
+        task.service_id.as_deref() == Some(id.as_str())
+            && matches!(
+                task.status.as_ref().and_then(|s| s.state),
+                Some(TaskState::FAILED | TaskState::REJECTED)
+            )
+            && task.created_at.as_deref().is_some_and(|at| at >= since)
+    };
+    let failed: Vec<&bollard::models::Task> = tasks
+        .iter()
+        .filter(current)
+        .filter(failed_since_start)
+        .collect();
+    // The engine's own words for the latest failure: "No such image: ...", an exit code.
+    let last_error = tasks
+        .iter()
+        .filter(failed_since_start)
+        .filter_map(|t| Some((t.updated_at.clone()?, t.status.as_ref()?.err.clone()?)))
+        .max()
+        .map(|(_, err)| format!(" (task error: {err})"))
+        .unwrap_or_default();
+    let desired = service
+        .service_status
+        .as_ref()
+        .and_then(|s| s.desired_tasks)
+        .unwrap_or(0);
+    let state = match state_of(service, &failed, &last_error) {
+        Some(failed) => failed,
+        None if running == desired && (desired > 0 || asks_for_none(service)) => {
+            ServiceState::Converged
+        }
+        None => ServiceState::Converging,
+    };
+    let pending_reason = tasks
+        .iter()
+        .filter(|t| t.service_id.as_deref() == Some(id.as_str()))
+        .filter(|t| t.desired_state == Some(TaskState::RUNNING))
+        .find_map(|t| t.status.as_ref()?.err.clone());
+    Progress {
+        service: name.to_string(),
+        running,
+        desired,
+        state,
+        pending_reason,
+    }
+}
+
+/// A failed rollout, too many failed tasks of the current spec, or an update in progress;
+/// otherwise the task counts tell (`None`).
+fn state_of(
+    service: &bollard::models::Service,
+    failed: &[&bollard::models::Task],
+    last_error: &str,
+) -> Option<ServiceState> {
+    let rollout = Rollout::of(service);
+    let update_message = rollout::message(service).unwrap_or_default();
+    match rollout {
+        Rollout::Paused => Some(ServiceState::Failed(format!(
+            "rollout paused: {update_message}{last_error}"
+        ))),
+        Rollout::RolledBack => Some(ServiceState::Failed(format!(
+            "rollout rolled back: {update_message}{last_error}"
+        ))),
+        _ if failed.len() >= FAILED_TASKS_LIMIT => {
+            let reason = failed
+                .iter()
+                .filter_map(|t| t.status.as_ref()?.err.clone())
+                .next_back()
+                .unwrap_or_else(|| "tasks keep failing".into());
+            Some(ServiceState::Failed(format!(
+                "{} tasks failed: {reason}",
+                failed.len()
+            )))
+        }
+        Rollout::Updating => Some(ServiceState::Converging),
+        Rollout::Settled => None,
+    }
+}
+
+/// A new global service desires 0 tasks until the orchestrator has placed them: 0 of 0
+/// is convergence only for a service that asks for no replicas.
+fn asks_for_none(service: &bollard::models::Service) -> bool {
+    service
+        .spec
+        .as_ref()
+        .and_then(|s| s.mode.as_ref())
+        .and_then(|m| m.replicated.as_ref())
+        .and_then(|r| r.replicas)
+        == Some(0)
 }
 
 /// A task template as compared between a service and its tasks: the engine fills in
