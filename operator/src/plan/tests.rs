@@ -51,6 +51,7 @@ fn changes_made_by_hand_show_as_exactly_those_fields() {
             ],
             restarts_tasks: true,
             blocked: None,
+            volume_ops: Vec::new(),
         }]
     );
     assert_eq!(
