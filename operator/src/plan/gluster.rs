@@ -12,6 +12,7 @@ use super::{Action, Blocked, Change};
 use crate::diff::FieldChange;
 use crate::gluster::observe::{GlusterLive, VolumeState};
 use crate::gluster::ops::VolumeOp;
+use crate::gluster::xml::VolumeStatus;
 use crate::resources::gluster_volume::GlusterVolumeSpec;
 use crate::resources::{Desired, Kind};
 
@@ -106,7 +107,11 @@ fn create(name: &str, spec: &GlusterVolumeSpec, new_peers: &[&str]) -> Change {
     for (key, value) in &spec.options {
         fields.push(field(&format!("options.{key}"), None, Some(value.clone())));
     }
-    fields.push(field("status", None, Some("Started".into())));
+    fields.push(field(
+        "status",
+        None,
+        Some(VolumeStatus::Started.to_string()),
+    ));
     ops.push(VolumeOp::Create {
         replica: spec.replica,
         arbiter: spec.arbiter,
@@ -196,12 +201,12 @@ fn update(
         ));
         blocked.get_or_insert(Blocked::ArbiterChange);
     }
-    let start = volume.status != "Started";
+    let start = volume.status != VolumeStatus::Started;
     if start {
         fields.push(field(
             "status",
-            Some(volume.status.clone()),
-            Some("Started".into()),
+            Some(volume.status.to_string()),
+            Some(VolumeStatus::Started.to_string()),
         ));
     }
     for (key, value) in &spec.options {
@@ -520,7 +525,7 @@ mod tests {
     #[test]
     fn a_stopped_volume_is_started_after_its_options_are_set() {
         let mut live = pool("healthy");
-        live.volumes[0].status = "Stopped".into();
+        live.volumes[0].status = VolumeStatus::Stopped;
         live.volumes[0]
             .options
             .insert("cluster.choose-local".into(), "off".into());

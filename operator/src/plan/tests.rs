@@ -242,7 +242,7 @@ fn text_output_reads_like_terraform() {
 fn started_volume() -> crate::gluster::observe::VolumeState {
     crate::gluster::observe::VolumeState {
         name: "storage".into(),
-        status: "Started".into(),
+        status: crate::gluster::xml::VolumeStatus::Started,
         replica: 3,
         arbiter: 0,
         bricks: vec![],
