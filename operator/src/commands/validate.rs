@@ -10,8 +10,8 @@ use miette::{
 };
 
 use crate::diagnostics::{self, Problem, Severity};
-use crate::resources::{Desired, validate::validate};
-use crate::source::{self, policy::Policy};
+use crate::resources::{Desired, validate::policy::Policy, validate::validate};
+use crate::source;
 
 /// How to validate.
 #[derive(Clone, Debug, Default)]
@@ -71,7 +71,7 @@ pub fn validate_dir(dir: &Path, options: &ValidateOptions) -> Result<Validation,
     let loaded = source::load_dir(dir)
         .map_err(|error| ValidateError::Unreadable(dir.to_path_buf(), error))?;
     let mut problems = loaded.problems;
-    let mut policy = match Policy::load(dir) {
+    let mut policy = match source::policy::load(dir) {
         Ok(policy) => policy,
         Err(problem) => {
             problems.push(*problem);

@@ -10,7 +10,6 @@ pub mod policy;
 pub mod watch;
 pub mod yaml_index;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,37 +17,23 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::diagnostics::{Location, Problem};
+use crate::resources::origin::{FieldPositions, Origin};
 use crate::resources::{API_VERSION, Desired, Kind, Metadata, Resource, Spec};
 use yaml_index::{DocumentIndex, LineCol};
 
-/// Where a resource was written: its file, and the positions of its fields.
-#[derive(Clone)]
-pub struct Origin {
-    pub file: Arc<Path>,
-    index: Arc<DocumentIndex>,
-}
-
-impl Origin {
-    /// The location of the field at `path` (e.g. `spec.resources.limits.memory`), or of
-    /// its nearest written ancestor.
-    pub fn locate(&self, path: &str) -> Location {
-        let at = self.index.locate(path);
-        Location {
-            file: self.file.clone(),
-            line: at.line,
-            column: at.column,
-        }
+/// The positions [`Origin`] asks for are the ones this index found.
+impl FieldPositions for DocumentIndex {
+    fn position(&self, path: &str) -> (usize, usize) {
+        let at = self.locate(path);
+        (at.line, at.column)
     }
 
-    /// Whether the document writes a value at `path`.
-    pub fn has(&self, path: &str) -> bool {
-        self.index.has(path)
+    fn has(&self, path: &str) -> bool {
+        DocumentIndex::has(self, path)
     }
-}
 
-impl fmt::Debug for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file.display(), self.index.first_line)
+    fn first_line(&self) -> usize {
+        self.first_line
     }
 }
 
@@ -254,10 +239,7 @@ fn load_document(
     Ok(Resource {
         metadata,
         spec,
-        origin: Origin {
-            file: file.clone(),
-            index: Arc::new(document),
-        },
+        origin: Origin::new(file.clone(), Arc::new(document)),
     })
 }
 

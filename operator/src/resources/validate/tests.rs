@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::diagnostics;
-use crate::source::{Loaded, load_text, policy::Policy};
+use crate::source::{Loaded, load_text};
 
+use super::policy::Policy;
 use super::validate;
 
 /// Loads `yaml` as the file `t.yaml` and returns every problem, rendered, in order.
