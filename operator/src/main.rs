@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use shoal::commands;
+use shoal::source::validate::ValidateOptions;
 
 #[derive(Parser)]
 #[command(
@@ -48,8 +49,8 @@ struct Source {
 }
 
 impl Source {
-    fn options(&self) -> commands::validate::ValidateOptions {
-        commands::validate::ValidateOptions {
+    fn options(&self) -> ValidateOptions {
+        ValidateOptions {
             strict: self.strict,
             allow_host_paths: self.allow_host_paths.clone(),
         }

@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::commands::validate::{ValidateOptions, validate_dir};
 use crate::resources::Desired;
 use crate::resources::gluster_volume::GlusterVolumeSpec;
 use crate::resources::service::MountKind;
+use crate::source::validate::{ValidateOptions, validate_dir};
 
 /// How the agent runs.
 #[derive(Clone, Debug)]

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::commands::plan::prepare;
-use crate::commands::validate::ValidateOptions;
 use crate::plan::{self, Action};
 use crate::resources::Kind;
+use crate::source::validate::ValidateOptions;
 use crate::swarm::apply;
 use crate::swarm::wait::{self, Progress, ServiceState};
 

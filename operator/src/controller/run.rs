@@ -21,9 +21,9 @@ use super::queue::WorkQueue;
 use super::reconcile::{self, Context, Reconciled};
 use super::shared::{Shared, Snapshot};
 use super::status::ResourceKey;
-use crate::commands::validate::{ValidateOptions, validate_dir};
 use crate::resources::Kind;
 use crate::source::git::GitSource;
+use crate::source::validate::{ValidateOptions, validate_dir};
 use crate::source::watch::DirWatch;
 use crate::swarm::labels;
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::commands::validate::{ValidateOptions, validate_dir};
+use crate::source::validate::{ValidateOptions, validate_dir};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")

@@ -7,6 +7,7 @@
 
 pub mod git;
 pub mod policy;
+pub mod validate;
 pub mod watch;
 pub mod yaml_index;
 
