@@ -7,18 +7,18 @@
 
 pub mod client;
 pub mod mounts;
+pub mod report;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::resources::Desired;
 use crate::resources::gluster_volume::GlusterVolumeSpec;
 use crate::resources::service::MountKind;
 use crate::source::validate::{ValidateOptions, validate_dir};
+use report::{AgentStatus, VolumeStatus};
 
 /// How the agent runs.
 #[derive(Clone, Debug)]
@@ -28,39 +28,6 @@ pub struct AgentOptions {
     pub manage_fstab: bool,
     pub fstab: PathBuf,
     pub interval: Duration,
-}
-
-/// The state of one volume on this host.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct VolumeStatus {
-    pub volume: String,
-    pub mount_point: String,
-    pub mounted: bool,
-    /// The server the mount was made from.
-    pub server: Option<String>,
-    pub free_bytes: Option<u64>,
-    /// What this pass changed (`mounted from node2`, `created wordpress`...).
-    pub actions: Vec<String>,
-    pub last_error: Option<String>,
-}
-
-/// Everything the agent reports.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct AgentStatus {
-    pub hostname: String,
-    pub volumes: Vec<VolumeStatus>,
-    /// Why desired-state could not be loaded; the last good one is kept meanwhile.
-    pub desired_error: Option<String>,
-}
-
-impl AgentStatus {
-    pub fn healthy(&self) -> bool {
-        self.desired_error.is_none()
-            && self
-                .volumes
-                .iter()
-                .all(|v| v.mounted && v.last_error.is_none())
-    }
 }
 
 fn hostname() -> String {

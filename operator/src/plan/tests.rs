@@ -298,10 +298,10 @@ fn a_service_on_a_gluster_volume_waits_until_the_volume_is_started() {
     );
 }
 
-fn agent_report(node: &str, mounted: bool) -> crate::agent::AgentStatus {
-    crate::agent::AgentStatus {
+fn agent_report(node: &str, mounted: bool) -> crate::agent::report::AgentStatus {
+    crate::agent::report::AgentStatus {
         hostname: node.into(),
-        volumes: vec![crate::agent::VolumeStatus {
+        volumes: vec![crate::agent::report::VolumeStatus {
             volume: "storage".into(),
             mount_point: "/data/storage".into(),
             mounted,
