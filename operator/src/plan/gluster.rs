@@ -142,56 +142,10 @@ fn update(
     volume: &VolumeState,
     new_peers: &[&str],
 ) -> Option<Change> {
-    let bricks = spec.brick_list();
     let (mut fields, mut ops) = probes(new_peers);
-    let mut blocked = None;
-    let removed: Vec<&String> = volume
-        .bricks
-        .iter()
-        .filter(|b| !bricks.contains(b))
-        .collect();
-    if !removed.is_empty() || spec.replica < volume.replica {
-        for brick in &removed {
-            fields.push(field("bricks", Some(brick.to_string()), None));
-        }
-        if spec.replica != volume.replica {
-            fields.push(field(
-                "replica",
-                Some(volume.replica.to_string()),
-                Some(spec.replica.to_string()),
-            ));
-        }
-        blocked = Some(Blocked::BrickRemoval {
-            allow_data_loss: spec.allow_data_loss,
-        });
-    } else {
-        let mut added = Vec::new();
-        for (index, brick) in bricks.iter().enumerate() {
-            if !volume.bricks.contains(brick) {
-                fields.push(field(
-                    &format!("bricks[{index}]"),
-                    None,
-                    Some(brick.clone()),
-                ));
-                added.push(brick.clone());
-            }
-        }
-        if spec.replica > volume.replica {
-            fields.push(field(
-                "replica",
-                Some(volume.replica.to_string()),
-                Some(spec.replica.to_string()),
-            ));
-        }
-        if !added.is_empty() {
-            ops.push(VolumeOp::AddBricks {
-                replica: spec.replica,
-                arbiter: spec.arbiter,
-                bricks: added,
-                force: spec.force,
-            });
-        }
-    }
+    let (layout_fields, add_bricks, mut blocked) = layout(spec, volume);
+    fields.extend(layout_fields);
+    ops.extend(add_bricks);
     let live_arbiter = (volume.arbiter > 0).then_some(volume.arbiter);
     if spec.arbiter != live_arbiter {
         fields.push(field(
@@ -209,24 +163,9 @@ fn update(
             Some(VolumeStatus::Started.to_string()),
         ));
     }
-    for (key, value) in &spec.options {
-        // A group is a bundle of options, applied once; it has no value to compare.
-        if key == "group" {
-            continue;
-        }
-        let current = volume.options.get(key);
-        if current.map(|c| normal_option(c)) != Some(normal_option(value)) {
-            fields.push(field(
-                &format!("options.{key}"),
-                current.cloned(),
-                Some(value.clone()),
-            ));
-            ops.push(VolumeOp::Set {
-                key: key.clone(),
-                value: value.clone(),
-            });
-        }
-    }
+    let (option_fields, set_options) = options(spec, volume);
+    fields.extend(option_fields);
+    ops.extend(set_options);
     // Shown before the options, run after them: a volume starts with its options set.
     if start {
         ops.push(VolumeOp::Start);
@@ -240,6 +179,84 @@ fn update(
         blocked,
         volume_ops: ops,
     })
+}
+
+/// Bricks and replica count: grown with add-brick; a shrink (bricks removed, or fewer
+/// per replica set) only shown, blocked, because it loses the data on those bricks.
+fn layout(
+    spec: &GlusterVolumeSpec,
+    volume: &VolumeState,
+) -> (Vec<FieldChange>, Option<VolumeOp>, Option<Blocked>) {
+    let bricks = spec.brick_list();
+    let mut fields = Vec::new();
+    let replica = field(
+        "replica",
+        Some(volume.replica.to_string()),
+        Some(spec.replica.to_string()),
+    );
+    let removed: Vec<&String> = volume
+        .bricks
+        .iter()
+        .filter(|b| !bricks.contains(b))
+        .collect();
+    if !removed.is_empty() || spec.replica < volume.replica {
+        for brick in &removed {
+            fields.push(field("bricks", Some(brick.to_string()), None));
+        }
+        if spec.replica != volume.replica {
+            fields.push(replica);
+        }
+        let blocked = Blocked::BrickRemoval {
+            allow_data_loss: spec.allow_data_loss,
+        };
+        return (fields, None, Some(blocked));
+    }
+    let mut added = Vec::new();
+    for (index, brick) in bricks.iter().enumerate() {
+        if !volume.bricks.contains(brick) {
+            fields.push(field(
+                &format!("bricks[{index}]"),
+                None,
+                Some(brick.clone()),
+            ));
+            added.push(brick.clone());
+        }
+    }
+    if spec.replica > volume.replica {
+        fields.push(replica);
+    }
+    let add_bricks = (!added.is_empty()).then_some(VolumeOp::AddBricks {
+        replica: spec.replica,
+        arbiter: spec.arbiter,
+        bricks: added,
+        force: spec.force,
+    });
+    (fields, add_bricks, None)
+}
+
+/// The options whose effective value differs from the desired one, and setting them.
+fn options(spec: &GlusterVolumeSpec, volume: &VolumeState) -> (Vec<FieldChange>, Vec<VolumeOp>) {
+    spec.options
+        .iter()
+        // A group is a bundle of options, applied once; it has no value to compare.
+        .filter(|(key, _)| key.as_str() != "group")
+        .filter_map(|(key, value)| {
+            let current = volume.options.get(key);
+            (current.map(|c| normal_option(c)) != Some(normal_option(value))).then(|| {
+                (
+                    field(
+                        &format!("options.{key}"),
+                        current.cloned(),
+                        Some(value.clone()),
+                    ),
+                    VolumeOp::Set {
+                        key: key.clone(),
+                        value: value.clone(),
+                    },
+                )
+            })
+        })
+        .unzip()
 }
 
 fn storage_health(
