@@ -91,8 +91,29 @@ async fn converge_volume(
     status: &mut VolumeStatus,
 ) -> Result<(), String> {
     let mount_point = Path::new(&spec.mount_point);
-    // gluster creates a brick's own directory but not its parents, and only a host can
-    // make them: every brick of this host gets its directory first.
+    make_brick_directories(spec, local, status)?;
+    let brick_hosts: Vec<&str> = spec.bricks.iter().map(|b| b.node.as_str()).collect();
+    let (server, backups) = mounts::servers(local, &brick_hosts);
+    ensure_mounted(name, spec, &server, &backups, status).await?;
+    status.mounted = true;
+    status.server = Some(server.clone());
+    status.free_bytes = rustix::fs::statvfs(mount_point)
+        .ok()
+        .map(|s| s.f_bavail * s.f_frsize);
+    if options.manage_fstab {
+        let line = mounts::fstab_line(&server, name, mount_point, &backups);
+        keep_fstab_line(&options.fstab, mount_point, &line, status)?;
+    }
+    make_volume_directories(desired, spec, status)
+}
+
+/// gluster creates a brick's own directory but not its parents, and only a host can make
+/// them: every brick of this host gets its directory first.
+fn make_brick_directories(
+    spec: &GlusterVolumeSpec,
+    local: &str,
+    status: &mut VolumeStatus,
+) -> Result<(), String> {
     for brick in spec.bricks.iter().filter(|b| b.node == local) {
         let path = Path::new(&brick.path);
         if !path.is_dir() {
@@ -102,8 +123,19 @@ async fn converge_volume(
                 .push(format!("created brick directory {}", brick.path));
         }
     }
-    let brick_hosts: Vec<&str> = spec.bricks.iter().map(|b| b.node.as_str()).collect();
-    let (server, backups) = mounts::servers(local, &brick_hosts);
+    Ok(())
+}
+
+/// Mounts the volume from `server` unless it already is; a mount from elsewhere is drift,
+/// made again; anything else mounted there is left alone, as an error.
+async fn ensure_mounted(
+    name: &str,
+    spec: &GlusterVolumeSpec,
+    server: &str,
+    backups: &[String],
+    status: &mut VolumeStatus,
+) -> Result<(), String> {
+    let mount_point = Path::new(&spec.mount_point);
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
     match mounts::find(&mountinfo, mount_point) {
         Some(mount) if mount.volume == name && mount.server == server => {}
@@ -113,7 +145,7 @@ async fn converge_volume(
                 mount.server, mount.volume
             ));
             run("umount", &[&spec.mount_point]).await?;
-            mount_volume(&server, name, mount_point, &backups).await?;
+            mount_volume(server, name, mount_point, backups).await?;
             status.actions.push(format!("mounted from {server}"));
         }
         None if mounts::is_mount_point(&mountinfo, mount_point) => {
@@ -125,27 +157,36 @@ async fn converge_volume(
         None => {
             std::fs::create_dir_all(mount_point)
                 .map_err(|e| format!("mkdir {}: {e}", spec.mount_point))?;
-            mount_volume(&server, name, mount_point, &backups).await?;
+            mount_volume(server, name, mount_point, backups).await?;
             status.actions.push(format!("mounted from {server}"));
         }
     }
-    status.mounted = true;
-    status.server = Some(server.clone());
-    status.free_bytes = rustix::fs::statvfs(mount_point)
-        .ok()
-        .map(|s| s.f_bavail * s.f_frsize);
+    Ok(())
+}
 
-    if options.manage_fstab {
-        let line = mounts::fstab_line(&server, name, mount_point, &backups);
-        let current = std::fs::read_to_string(&options.fstab).unwrap_or_default();
-        let wanted = mounts::with_fstab_line(&current, mount_point, &line);
-        if wanted != current {
-            std::fs::write(&options.fstab, wanted)
-                .map_err(|e| format!("{}: {e}", options.fstab.display()))?;
-            status.actions.push(format!("fstab: {line}"));
-        }
+/// Writes `line` into `fstab` as the entry of `mount_point`, when it is not there yet.
+fn keep_fstab_line(
+    fstab: &Path,
+    mount_point: &Path,
+    line: &str,
+    status: &mut VolumeStatus,
+) -> Result<(), String> {
+    let current = std::fs::read_to_string(fstab).unwrap_or_default();
+    let wanted = mounts::with_fstab_line(&current, mount_point, line);
+    if wanted != current {
+        std::fs::write(fstab, wanted).map_err(|e| format!("{}: {e}", fstab.display()))?;
+        status.actions.push(format!("fstab: {line}"));
     }
+    Ok(())
+}
 
+/// The declared directories inside the mounted volume, and the bind sources on it.
+fn make_volume_directories(
+    desired: &Desired,
+    spec: &GlusterVolumeSpec,
+    status: &mut VolumeStatus,
+) -> Result<(), String> {
+    let mount_point = Path::new(&spec.mount_point);
     for directory in &spec.directories {
         let path = mount_point.join(&directory.path);
         ensure_directory(
