@@ -7,9 +7,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use shoal::commands::validate::{ValidateOptions, validate_dir};
 use shoal::plan;
 use shoal::resources::{Desired, Spec};
+use shoal::source::validate::{ValidateOptions, validate_dir};
 use shoal::swarm::live::Live;
 
 fn fixtures() -> PathBuf {

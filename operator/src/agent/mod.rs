@@ -7,18 +7,18 @@
 
 pub mod client;
 pub mod mounts;
+pub mod report;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use crate::commands::validate::{ValidateOptions, validate_dir};
 use crate::resources::Desired;
 use crate::resources::gluster_volume::GlusterVolumeSpec;
 use crate::resources::service::MountKind;
+use crate::source::validate::{ValidateOptions, validate_dir};
+use report::{AgentStatus, VolumeStatus};
 
 /// How the agent runs.
 #[derive(Clone, Debug)]
@@ -28,39 +28,6 @@ pub struct AgentOptions {
     pub manage_fstab: bool,
     pub fstab: PathBuf,
     pub interval: Duration,
-}
-
-/// The state of one volume on this host.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct VolumeStatus {
-    pub volume: String,
-    pub mount_point: String,
-    pub mounted: bool,
-    /// The server the mount was made from.
-    pub server: Option<String>,
-    pub free_bytes: Option<u64>,
-    /// What this pass changed (`mounted from node2`, `created wordpress`...).
-    pub actions: Vec<String>,
-    pub last_error: Option<String>,
-}
-
-/// Everything the agent reports.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct AgentStatus {
-    pub hostname: String,
-    pub volumes: Vec<VolumeStatus>,
-    /// Why desired-state could not be loaded; the last good one is kept meanwhile.
-    pub desired_error: Option<String>,
-}
-
-impl AgentStatus {
-    pub fn healthy(&self) -> bool {
-        self.desired_error.is_none()
-            && self
-                .volumes
-                .iter()
-                .all(|v| v.mounted && v.last_error.is_none())
-    }
 }
 
 fn hostname() -> String {
@@ -124,8 +91,29 @@ async fn converge_volume(
     status: &mut VolumeStatus,
 ) -> Result<(), String> {
     let mount_point = Path::new(&spec.mount_point);
-    // gluster creates a brick's own directory but not its parents, and only a host can
-    // make them: every brick of this host gets its directory first.
+    make_brick_directories(spec, local, status)?;
+    let brick_hosts: Vec<&str> = spec.bricks.iter().map(|b| b.node.as_str()).collect();
+    let (server, backups) = mounts::servers(local, &brick_hosts);
+    ensure_mounted(name, spec, &server, &backups, status).await?;
+    status.mounted = true;
+    status.server = Some(server.clone());
+    status.free_bytes = rustix::fs::statvfs(mount_point)
+        .ok()
+        .map(|s| s.f_bavail * s.f_frsize);
+    if options.manage_fstab {
+        let line = mounts::fstab_line(&server, name, mount_point, &backups);
+        keep_fstab_line(&options.fstab, mount_point, &line, status)?;
+    }
+    make_volume_directories(desired, spec, status)
+}
+
+/// gluster creates a brick's own directory but not its parents, and only a host can make
+/// them: every brick of this host gets its directory first.
+fn make_brick_directories(
+    spec: &GlusterVolumeSpec,
+    local: &str,
+    status: &mut VolumeStatus,
+) -> Result<(), String> {
     for brick in spec.bricks.iter().filter(|b| b.node == local) {
         let path = Path::new(&brick.path);
         if !path.is_dir() {
@@ -135,8 +123,19 @@ async fn converge_volume(
                 .push(format!("created brick directory {}", brick.path));
         }
     }
-    let brick_hosts: Vec<&str> = spec.bricks.iter().map(|b| b.node.as_str()).collect();
-    let (server, backups) = mounts::servers(local, &brick_hosts);
+    Ok(())
+}
+
+/// Mounts the volume from `server` unless it already is; a mount from elsewhere is drift,
+/// made again; anything else mounted there is left alone, as an error.
+async fn ensure_mounted(
+    name: &str,
+    spec: &GlusterVolumeSpec,
+    server: &str,
+    backups: &[String],
+    status: &mut VolumeStatus,
+) -> Result<(), String> {
+    let mount_point = Path::new(&spec.mount_point);
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
     match mounts::find(&mountinfo, mount_point) {
         Some(mount) if mount.volume == name && mount.server == server => {}
@@ -146,7 +145,7 @@ async fn converge_volume(
                 mount.server, mount.volume
             ));
             run("umount", &[&spec.mount_point]).await?;
-            mount_volume(&server, name, mount_point, &backups).await?;
+            mount_volume(server, name, mount_point, backups).await?;
             status.actions.push(format!("mounted from {server}"));
         }
         None if mounts::is_mount_point(&mountinfo, mount_point) => {
@@ -158,27 +157,36 @@ async fn converge_volume(
         None => {
             std::fs::create_dir_all(mount_point)
                 .map_err(|e| format!("mkdir {}: {e}", spec.mount_point))?;
-            mount_volume(&server, name, mount_point, &backups).await?;
+            mount_volume(server, name, mount_point, backups).await?;
             status.actions.push(format!("mounted from {server}"));
         }
     }
-    status.mounted = true;
-    status.server = Some(server.clone());
-    status.free_bytes = rustix::fs::statvfs(mount_point)
-        .ok()
-        .map(|s| s.f_bavail * s.f_frsize);
+    Ok(())
+}
 
-    if options.manage_fstab {
-        let line = mounts::fstab_line(&server, name, mount_point, &backups);
-        let current = std::fs::read_to_string(&options.fstab).unwrap_or_default();
-        let wanted = mounts::with_fstab_line(&current, mount_point, &line);
-        if wanted != current {
-            std::fs::write(&options.fstab, wanted)
-                .map_err(|e| format!("{}: {e}", options.fstab.display()))?;
-            status.actions.push(format!("fstab: {line}"));
-        }
+/// Writes `line` into `fstab` as the entry of `mount_point`, when it is not there yet.
+fn keep_fstab_line(
+    fstab: &Path,
+    mount_point: &Path,
+    line: &str,
+    status: &mut VolumeStatus,
+) -> Result<(), String> {
+    let current = std::fs::read_to_string(fstab).unwrap_or_default();
+    let wanted = mounts::with_fstab_line(&current, mount_point, line);
+    if wanted != current {
+        std::fs::write(fstab, wanted).map_err(|e| format!("{}: {e}", fstab.display()))?;
+        status.actions.push(format!("fstab: {line}"));
     }
+    Ok(())
+}
 
+/// The declared directories inside the mounted volume, and the bind sources on it.
+fn make_volume_directories(
+    desired: &Desired,
+    spec: &GlusterVolumeSpec,
+    status: &mut VolumeStatus,
+) -> Result<(), String> {
+    let mount_point = Path::new(&spec.mount_point);
     for directory in &spec.directories {
         let path = mount_point.join(&directory.path);
         ensure_directory(

@@ -5,11 +5,13 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
 
+use bollard::Docker;
+
 use crate::commands::plan::prepare;
-use crate::commands::validate::ValidateOptions;
 use crate::plan::{self, Action};
 use crate::resources::Kind;
-use crate::swarm::apply;
+use crate::source::validate::ValidateOptions;
+use crate::swarm::apply::{self, ApplyReport};
 use crate::swarm::wait::{self, Progress, ServiceState};
 
 /// How to apply.
@@ -71,37 +73,52 @@ pub async fn run(dir: &Path, options: &ApplyOptions) -> miette::Result<u8> {
         );
     }
 
+    let converged =
+        !options.wait || wait_for_services(&prepared.docker, &report, options.timeout).await;
+    let blocked = plan.blocked();
+    println!("{}", summary(&report, blocked, converged));
+    Ok(if converged && blocked == 0 { 0 } else { 1 })
+}
+
+/// Waits for the services just created or updated, showing their progress; returns
+/// whether they all converged.
+async fn wait_for_services(docker: &Docker, report: &ApplyReport, timeout: Duration) -> bool {
     let to_wait: Vec<String> = report
         .applied
         .iter()
         .filter(|c| c.kind == Kind::Service && c.action != Action::Delete)
         .map(|c| c.name.clone())
         .collect();
-    let mut converged = true;
-    if options.wait && !to_wait.is_empty() {
-        println!(
-            "Waiting for {} service(s) to converge (timeout {})...",
-            to_wait.len(),
-            humantime::format_duration(options.timeout)
-        );
-        let live_display = std::io::stdout().is_terminal();
-        let mut last: Vec<Progress> = Vec::new();
-        let result = wait::converge(&prepared.docker, &to_wait, options.timeout, |progress| {
-            show_progress(progress, &mut last, live_display)
-        })
-        .await;
-        if live_display {
-            println!();
-        }
-        if let Err(error) = result {
+    if to_wait.is_empty() {
+        return true;
+    }
+    println!(
+        "Waiting for {} service(s) to converge (timeout {})...",
+        to_wait.len(),
+        humantime::format_duration(timeout)
+    );
+    let live_display = std::io::stdout().is_terminal();
+    let mut last: Vec<Progress> = Vec::new();
+    let result = wait::converge(docker, &to_wait, timeout, |progress| {
+        show_progress(progress, &mut last, live_display)
+    })
+    .await;
+    if live_display {
+        println!();
+    }
+    match result {
+        Ok(()) => true,
+        Err(error) => {
             eprintln!("error: {error}");
-            converged = false;
+            false
         }
     }
+}
 
-    let blocked = plan.blocked();
+/// The last line: whether the apply is complete, and what it did.
+fn summary(report: &ApplyReport, blocked: usize, converged: bool) -> String {
     let count = |action| report.applied.iter().filter(|c| c.action == action).count();
-    println!(
+    format!(
         "Apply {}: {} created, {} updated, {} deleted, {} replaced, {} blocked; {} engine write(s), {} conflict(s) retried.",
         if converged && blocked == 0 {
             "complete"
@@ -115,8 +132,7 @@ pub async fn run(dir: &Path, options: &ApplyOptions) -> miette::Result<u8> {
         blocked,
         report.engine_writes,
         report.conflicts_retried,
-    );
-    Ok(if converged && blocked == 0 { 0 } else { 1 })
+    )
 }
 
 fn past_tense(action: Action) -> &'static str {

@@ -6,8 +6,9 @@ use std::path::Path;
 
 use bollard::Docker;
 
-use crate::commands::validate::{self, ValidateOptions, Validation};
+use crate::commands::validate::print_problems;
 use crate::plan::{self, Plan};
+use crate::source::validate::{ValidateOptions, Validation, validate_dir};
 use crate::swarm::engine;
 use crate::swarm::live::Live;
 
@@ -27,9 +28,8 @@ pub async fn prepare(
     options: &ValidateOptions,
     agent_port: Option<u16>,
 ) -> miette::Result<Option<Prepared>> {
-    let validation =
-        validate::validate_dir(dir, options).map_err(|error| miette::miette!("{error}"))?;
-    validate::print_problems(&validation);
+    let validation = validate_dir(dir, options).map_err(|error| miette::miette!("{error}"))?;
+    print_problems(&validation);
     if validation.errors() > 0 {
         eprintln!(
             "{} error(s) in {}: nothing is planned or applied",

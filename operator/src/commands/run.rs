@@ -9,3 +9,16 @@ pub async fn run(options: RunOptions) -> miette::Result<u8> {
         .map_err(|e| miette::miette!("{e}"))?;
     Ok(0)
 }
+
+/// This instance's name when none is given: `HOSTNAME-PID-RANDOM`.
+pub fn default_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    // The pid alone repeats across containers (pid 1): a random suffix keeps two instances
+    // from both believing they hold the lease.
+    format!(
+        "{}-{}-{:04x}",
+        host.trim(),
+        std::process::id(),
+        fastrand::u16(..)
+    )
+}

@@ -1,98 +1,16 @@
-//! `shoal validate`: loads a desired-state directory, checks every rule, and reports all
-//! problems at once. Also the gate every later command passes through: nothing is
-//! planned or applied from a desired-state with errors.
+//! `shoal validate`, and how every command shows desired-state problems to people: each
+//! with its offending line on a terminal, one line each otherwise. The loading and
+//! checking itself is `source::validate`.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use miette::{
     Diagnostic, GraphicalReportHandler, LabeledSpan, NamedSource, Severity as MietteSeverity,
 };
 
-use crate::diagnostics::{self, Problem, Severity};
-use crate::resources::{Desired, validate::validate};
-use crate::source::{self, policy::Policy};
-
-/// How to validate.
-#[derive(Clone, Debug, Default)]
-pub struct ValidateOptions {
-    /// Treat warnings as errors.
-    pub strict: bool,
-    /// Host paths services may bind-mount besides GlusterVolume mount points.
-    pub allow_host_paths: Vec<PathBuf>,
-}
-
-/// The outcome of validating a directory.
-#[derive(Debug)]
-pub struct Validation {
-    pub desired: Desired,
-    /// Every problem, sorted by file and position; under `strict`, warnings are errors.
-    pub problems: Vec<Problem>,
-}
-
-impl Validation {
-    pub fn errors(&self) -> usize {
-        self.problems.iter().filter(|p| p.is_error()).count()
-    }
-
-    pub fn warnings(&self) -> usize {
-        self.problems.len() - self.errors()
-    }
-
-    /// `N resources in M files`, with the warning count when there are some.
-    pub fn summary(&self) -> String {
-        let mut summary = format!(
-            "{} resources in {} files",
-            self.desired.resources.len(),
-            self.desired.file_count
-        );
-        if self.warnings() > 0 {
-            summary.push_str(&format!(", {} warning(s)", self.warnings()));
-        }
-        summary
-    }
-}
-
-/// Why a directory could not be validated at all.
-#[derive(Debug, thiserror::Error)]
-pub enum ValidateError {
-    #[error("cannot validate {0}: not a directory")]
-    NotADirectory(PathBuf),
-    #[error("cannot validate {0}: {1}")]
-    Unreadable(PathBuf, #[source] std::io::Error),
-}
-
-/// Loads and checks `dir`. Fails only when the directory itself cannot be read; problems
-/// in its files are part of the result.
-pub fn validate_dir(dir: &Path, options: &ValidateOptions) -> Result<Validation, ValidateError> {
-    if !dir.is_dir() {
-        return Err(ValidateError::NotADirectory(dir.to_path_buf()));
-    }
-    let loaded = source::load_dir(dir)
-        .map_err(|error| ValidateError::Unreadable(dir.to_path_buf(), error))?;
-    let mut problems = loaded.problems;
-    let mut policy = match Policy::load(dir) {
-        Ok(policy) => policy,
-        Err(problem) => {
-            problems.push(*problem);
-            Policy::default()
-        }
-    };
-    policy
-        .allow_host_paths
-        .extend(options.allow_host_paths.iter().cloned());
-    problems.extend(validate(&loaded.desired, &policy, dir));
-    if options.strict {
-        for problem in &mut problems {
-            problem.severity = Severity::Error;
-        }
-    }
-    diagnostics::sort(&mut problems);
-    Ok(Validation {
-        desired: loaded.desired,
-        problems,
-    })
-}
+use crate::diagnostics::{Problem, Severity};
+use crate::source::validate::{ValidateOptions, Validation, validate_dir};
 
 /// Runs `shoal validate`: prints every problem to stderr and the summary to stdout.
 /// Returns whether the desired-state is valid.
@@ -108,8 +26,21 @@ pub fn run(dir: &Path, options: &ValidateOptions) -> miette::Result<bool> {
         );
         return Ok(false);
     }
-    println!("{}", validation.summary());
+    println!("{}", summary(&validation));
     Ok(true)
+}
+
+/// `N resources in M files`, with the warning count when there are some.
+fn summary(validation: &Validation) -> String {
+    let mut summary = format!(
+        "{} resources in {} files",
+        validation.desired.resources.len(),
+        validation.desired.file_count
+    );
+    if validation.warnings() > 0 {
+        summary.push_str(&format!(", {} warning(s)", validation.warnings()));
+    }
+    summary
 }
 
 /// Prints every problem to stderr: with the offending line on a terminal, one line each

@@ -140,7 +140,7 @@ fn reconnect_backoff() -> backon::ExponentialBackoff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::validate::{ValidateOptions, validate_dir};
+    use crate::source::validate::{ValidateOptions, validate_dir};
     use std::path::PathBuf;
 
     #[test]

@@ -24,8 +24,8 @@ use super::reconcile::{self, Context, Reconciled};
 use super::shared::Shared;
 use super::status::ResourceKey;
 use super::{Trigger, Why};
-use crate::commands::validate::ValidateOptions;
 use crate::source::git::GitSource;
+use crate::source::validate::ValidateOptions;
 
 /// Where desired-state comes from.
 #[derive(Clone, Debug)]

@@ -12,8 +12,8 @@ use super::events::{Event, Reason};
 use super::run::{RunError, RunOptions, SourceOptions};
 use super::shared::{Shared, Snapshot};
 use super::{Trigger, Why};
-use crate::commands::validate::{ValidateOptions, validate_dir};
 use crate::source::git::GitSource;
+use crate::source::validate::{ValidateOptions, validate_dir};
 use crate::source::watch::DirWatch;
 
 /// What loading a revision came to.

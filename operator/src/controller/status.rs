@@ -207,7 +207,7 @@ pub fn health(key: &ResourceKey, live: &Live, plan: &Plan, desired: &Desired) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::validate::{ValidateOptions, validate_dir};
+    use crate::source::validate::{ValidateOptions, validate_dir};
     use std::path::PathBuf;
 
     fn recorded(name: &str) -> Live {

@@ -15,8 +15,8 @@ use sha2::{Digest, Sha256};
 
 use crate::resources::constraint::Constraint;
 use crate::resources::service::{
-    FailureAction, RestartCondition, SecretRef, ServiceMode, ServiceSpec, UpdateConfig,
-    UpdateOrder, looks_secret,
+    FailureAction, Healthcheck, Placement, Resources, RestartCondition, RestartPolicy, SecretRef,
+    ServiceMode, ServiceSpec, UpdateConfig, UpdateOrder, looks_secret,
 };
 use crate::swarm::render::SECRET_DEFAULT_MODE;
 
@@ -112,6 +112,24 @@ fn normalise(spec: &ServiceSpec) -> ServiceSpec {
     };
     spec.command = spec.command.filter(|c| !c.is_empty());
     spec.args = spec.args.filter(|a| !a.is_empty());
+    normalise_secrets(&mut spec);
+    spec.networks.sort();
+    spec.placement = spec.placement.and_then(normalise_placement);
+    spec.resources = spec.resources.and_then(normalise_resources);
+    spec.restart_policy = spec.restart_policy.and_then(normalise_restart_policy);
+    spec.update_config = spec.update_config.and_then(normalise_rollout);
+    spec.rollback_config = spec.rollback_config.and_then(normalise_rollout);
+    spec.healthcheck = spec.healthcheck.map(normalise_healthcheck);
+    spec.stop_grace_period = spec
+        .stop_grace_period
+        .filter(|d| d.as_std().as_secs_f64() != 10.0);
+    spec.labels
+        .retain(|key, _| !key.starts_with(crate::swarm::labels::PREFIX));
+    spec
+}
+
+/// Secrets, and env vars naming their files, written one way on both sides.
+fn normalise_secrets(spec: &mut ServiceSpec) {
     // A literal path to a mounted secret's file reads back as a `secretFile` reference:
     // write it that way on both sides.
     let mounted: Vec<(String, String)> = spec
@@ -142,8 +160,7 @@ fn normalise(spec: &ServiceSpec) -> ServiceSpec {
         .iter()
         .filter_map(|v| v.secret_file.clone())
         .collect();
-    spec.secrets = spec
-        .secrets
+    spec.secrets = std::mem::take(&mut spec.secrets)
         .into_iter()
         .map(normalise_secret)
         .filter(|s| {
@@ -154,56 +171,53 @@ fn normalise(spec: &ServiceSpec) -> ServiceSpec {
                 && s.mode.is_none())
         })
         .collect();
+}
 
-    spec.networks.sort();
-    spec.placement = spec.placement.and_then(|mut p| {
-        for constraint in &mut p.constraints {
-            if let Ok(parsed) = Constraint::parse(constraint) {
-                *constraint = parsed.to_string();
-            }
+fn normalise_placement(mut placement: Placement) -> Option<Placement> {
+    for constraint in &mut placement.constraints {
+        if let Ok(parsed) = Constraint::parse(constraint) {
+            *constraint = parsed.to_string();
         }
-        p.constraints.sort();
-        p.max_replicas_per_node = p.max_replicas_per_node.filter(|n| *n > 0);
-        let empty = p.constraints.is_empty()
-            && p.preferences.is_empty()
-            && p.max_replicas_per_node.is_none();
-        (!empty).then_some(p)
-    });
-    spec.resources = spec.resources.and_then(|mut r| {
-        for amounts in [&mut r.limits, &mut r.reservations] {
-            *amounts = amounts.take().and_then(|mut a| {
-                a.memory = a.memory.filter(|m| m.bytes() > 0);
-                a.cpus = a.cpus.filter(|c| c.nano_cpus() > 0);
-                (a.memory.is_some() || a.cpus.is_some()).then_some(a)
-            });
-        }
-        (r.limits.is_some() || r.reservations.is_some()).then_some(r)
-    });
-    spec.restart_policy = spec.restart_policy.and_then(|mut p| {
-        p.delay = p.delay.filter(|d| d.as_std().as_secs_f64() != 5.0);
-        p.max_attempts = p.max_attempts.filter(|n| *n > 0);
-        p.window = p.window.filter(|d| !d.as_std().is_zero());
-        let default = p.condition == RestartCondition::Any
-            && p.delay.is_none()
-            && p.max_attempts.is_none()
-            && p.window.is_none();
-        (!default).then_some(p)
-    });
-    spec.update_config = spec.update_config.and_then(normalise_rollout);
-    spec.rollback_config = spec.rollback_config.and_then(normalise_rollout);
-    spec.healthcheck = spec.healthcheck.map(|mut h| {
-        h.interval = h.interval.filter(|d| !d.as_std().is_zero());
-        h.timeout = h.timeout.filter(|d| !d.as_std().is_zero());
-        h.start_period = h.start_period.filter(|d| !d.as_std().is_zero());
-        h.retries = h.retries.filter(|n| *n > 0);
-        h
-    });
-    spec.stop_grace_period = spec
-        .stop_grace_period
-        .filter(|d| d.as_std().as_secs_f64() != 10.0);
-    spec.labels
-        .retain(|key, _| !key.starts_with(crate::swarm::labels::PREFIX));
-    spec
+    }
+    placement.constraints.sort();
+    placement.max_replicas_per_node = placement.max_replicas_per_node.filter(|n| *n > 0);
+    let empty = placement.constraints.is_empty()
+        && placement.preferences.is_empty()
+        && placement.max_replicas_per_node.is_none();
+    (!empty).then_some(placement)
+}
+
+/// A zero amount is no limit to the engine: the same as unset.
+fn normalise_resources(mut resources: Resources) -> Option<Resources> {
+    for amounts in [&mut resources.limits, &mut resources.reservations] {
+        *amounts = amounts.take().and_then(|mut a| {
+            a.memory = a.memory.filter(|m| m.bytes() > 0);
+            a.cpus = a.cpus.filter(|c| c.nano_cpus() > 0);
+            (a.memory.is_some() || a.cpus.is_some()).then_some(a)
+        });
+    }
+    (resources.limits.is_some() || resources.reservations.is_some()).then_some(resources)
+}
+
+/// Swarm's restart defaults: any condition, 5s delay, unlimited attempts, no window.
+fn normalise_restart_policy(mut policy: RestartPolicy) -> Option<RestartPolicy> {
+    policy.delay = policy.delay.filter(|d| d.as_std().as_secs_f64() != 5.0);
+    policy.max_attempts = policy.max_attempts.filter(|n| *n > 0);
+    policy.window = policy.window.filter(|d| !d.as_std().is_zero());
+    let default = policy.condition == RestartCondition::Any
+        && policy.delay.is_none()
+        && policy.max_attempts.is_none()
+        && policy.window.is_none();
+    (!default).then_some(policy)
+}
+
+/// A zero duration or retry count is the engine's "use the default".
+fn normalise_healthcheck(mut check: Healthcheck) -> Healthcheck {
+    check.interval = check.interval.filter(|d| !d.as_std().is_zero());
+    check.timeout = check.timeout.filter(|d| !d.as_std().is_zero());
+    check.start_period = check.start_period.filter(|d| !d.as_std().is_zero());
+    check.retries = check.retries.filter(|n| *n > 0);
+    check
 }
 
 fn normalise_secret(mut secret: SecretRef) -> SecretRef {

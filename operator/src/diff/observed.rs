@@ -6,9 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use bollard::models::{
     EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, MountType,
-    ServiceSpec as EngineService, ServiceSpecRollbackConfigFailureActionEnum,
-    ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfigFailureActionEnum,
-    ServiceSpecUpdateConfigOrderEnum, TaskSpecRestartPolicyConditionEnum,
+    ServiceSpec as EngineService, ServiceSpecRollbackConfig,
+    ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum,
+    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
+    ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec, TaskSpecPlacement,
+    TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
 };
 
 use crate::resources::quantity::{Cpus, Duration, MemorySize};
@@ -24,8 +26,32 @@ use crate::swarm::labels;
 pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> ServiceSpec {
     let task = engine.task_template.clone().unwrap_or_default();
     let container = task.container_spec.clone().unwrap_or_default();
+    let secrets = secrets(&container);
+    let (mode, replicas) = mode(engine);
+    ServiceSpec {
+        image: container.image.clone().unwrap_or_default(),
+        mode,
+        replicas,
+        command: container.command.clone(),
+        args: container.args.clone(),
+        env: env(&container, &secrets),
+        secrets,
+        ports: ports(engine),
+        mounts: mounts(&container),
+        networks: networks(engine, &task, network_names),
+        placement: task.placement.as_ref().map(placement),
+        resources: task.resources.as_ref().map(resources),
+        restart_policy: task.restart_policy.as_ref().map(restart_policy),
+        update_config: engine.update_config.as_ref().map(update_config),
+        rollback_config: engine.rollback_config.as_ref().map(rollback_config),
+        healthcheck: healthcheck(engine, &container),
+        stop_grace_period: container.stop_grace_period.map(Duration::from_nanos),
+        labels: user_labels(engine),
+    }
+}
 
-    let secrets: Vec<SecretRef> = container
+fn secrets(container: &TaskSpecContainerSpec) -> Vec<SecretRef> {
+    container
         .secrets
         .iter()
         .flatten()
@@ -39,8 +65,11 @@ pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> S
                 mode: file.mode.map(|mode| format!("{mode:04o}")),
             }
         })
-        .collect();
-    let env = container
+        .collect()
+}
+
+fn env(container: &TaskSpecContainerSpec, secrets: &[SecretRef]) -> Vec<EnvVar> {
+    container
         .env
         .iter()
         .flatten()
@@ -62,18 +91,26 @@ pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> S
                 secret_file,
             }
         })
-        .collect();
+        .collect()
+}
 
+/// The mode, and the replica count of a replicated service.
+fn mode(engine: &EngineService) -> (ServiceMode, Option<u64>) {
     let mode = engine.mode.clone().unwrap_or_default();
-    let (mode, replicas) = if mode.global.is_some() {
+    if mode.global.is_some() {
         (ServiceMode::Global, None)
     } else {
         let replicas = mode.replicated.and_then(|r| r.replicas).unwrap_or(1);
         (ServiceMode::Replicated, Some(replicas.max(0) as u64))
-    };
+    }
+}
 
-    let networks = task
-        .networks
+fn networks(
+    engine: &EngineService,
+    task: &TaskSpec,
+    network_names: &HashMap<&str, &str>,
+) -> Vec<String> {
+    task.networks
         .iter()
         .flatten()
         .chain(engine.networks.iter().flatten())
@@ -83,9 +120,11 @@ pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> S
                 .get(target)
                 .map_or(target.to_string(), |name| name.to_string())
         })
-        .collect();
+        .collect()
+}
 
-    let ports = engine
+fn ports(engine: &EngineService) -> Vec<Port> {
+    engine
         .endpoint_spec
         .iter()
         .flat_map(|e| e.ports.iter().flatten())
@@ -102,9 +141,11 @@ pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> S
                 _ => PublishMode::Ingress,
             },
         })
-        .collect();
+        .collect()
+}
 
-    let mounts = container
+fn mounts(container: &TaskSpecContainerSpec) -> Vec<Mount> {
+    container
         .mounts
         .iter()
         .flatten()
@@ -124,9 +165,11 @@ pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> S
                 .filter(|n| *n > 0)
                 .map(|n| MemorySize::from_bytes(n as u64)),
         })
-        .collect();
+        .collect()
+}
 
-    let placement = task.placement.as_ref().map(|p| Placement {
+fn placement(p: &TaskSpecPlacement) -> Placement {
+    Placement {
         constraints: p.constraints.clone().unwrap_or_default(),
         preferences: p
             .preferences
@@ -136,9 +179,11 @@ pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> S
             .map(|spread| SpreadPreference { spread })
             .collect(),
         max_replicas_per_node: p.max_replicas.filter(|n| *n > 0).map(|n| n as u64),
-    });
+    }
+}
 
-    let resources = task.resources.as_ref().map(|r| Resources {
+fn resources(r: &TaskSpecResources) -> Resources {
+    Resources {
         limits: r.limits.as_ref().map(|l| ResourceAmounts {
             memory: l.memory_bytes.map(bytes),
             cpus: l.nano_cpus.map(Cpus::from_nano_cpus),
@@ -147,9 +192,11 @@ pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> S
             memory: l.memory_bytes.map(bytes),
             cpus: l.nano_cpus.map(Cpus::from_nano_cpus),
         }),
-    });
+    }
+}
 
-    let restart_policy = task.restart_policy.as_ref().map(|p| RestartPolicy {
+fn restart_policy(p: &TaskSpecRestartPolicy) -> RestartPolicy {
+    RestartPolicy {
         condition: match p.condition {
             Some(TaskSpecRestartPolicyConditionEnum::ON_FAILURE) => RestartCondition::OnFailure,
             Some(TaskSpecRestartPolicyConditionEnum::NONE) => RestartCondition::None,
@@ -158,9 +205,11 @@ pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> S
         delay: p.delay.map(Duration::from_nanos),
         max_attempts: p.max_attempts.map(|n| n.max(0) as u64),
         window: p.window.map(Duration::from_nanos),
-    });
+    }
+}
 
-    let update_config = engine.update_config.as_ref().map(|c| UpdateConfig {
+fn update_config(c: &ServiceSpecUpdateConfig) -> UpdateConfig {
+    UpdateConfig {
         parallelism: c.parallelism.map(|n| n.max(0) as u64),
         delay: c.delay.map(Duration::from_nanos),
         order: c.order.and_then(|o| match o {
@@ -176,8 +225,13 @@ pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> S
         }),
         monitor: c.monitor.map(Duration::from_nanos),
         max_failure_ratio: c.max_failure_ratio,
-    });
-    let rollback_config = engine.rollback_config.as_ref().map(|c| UpdateConfig {
+    }
+}
+
+/// The engine's rollback settings have their own types (and no `rollback` failure
+/// action), but read back into the same shape as the update settings.
+fn rollback_config(c: &ServiceSpecRollbackConfig) -> UpdateConfig {
+    UpdateConfig {
         parallelism: c.parallelism.map(|n| n.max(0) as u64),
         delay: c.delay.map(Duration::from_nanos),
         order: c.order.and_then(|o| match o {
@@ -192,9 +246,11 @@ pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> S
         }),
         monitor: c.monitor.map(Duration::from_nanos),
         max_failure_ratio: c.max_failure_ratio,
-    });
+    }
+}
 
-    let healthcheck = match &container.health_check {
+fn healthcheck(engine: &EngineService, container: &TaskSpecContainerSpec) -> Option<Healthcheck> {
+    match &container.health_check {
         Some(h) => Some(Healthcheck {
             test: h.test.clone().unwrap_or_default(),
             interval: h.interval.map(Duration::from_nanos),
@@ -209,36 +265,18 @@ pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> S
             .as_ref()
             .and_then(|l| l.get(labels::HEALTHCHECK))
             .and_then(|json| serde_json::from_str(json).ok()),
-    };
+    }
+}
 
-    let user_labels: BTreeMap<String, String> = engine
+/// The user's labels: shoal's bookkeeping labels are not part of the spec.
+fn user_labels(engine: &EngineService) -> BTreeMap<String, String> {
+    engine
         .labels
         .iter()
         .flatten()
         .filter(|(key, _)| !key.starts_with(labels::PREFIX))
         .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-
-    ServiceSpec {
-        image: container.image.clone().unwrap_or_default(),
-        mode,
-        replicas,
-        command: container.command.clone(),
-        args: container.args.clone(),
-        env,
-        secrets,
-        ports,
-        mounts,
-        networks,
-        placement,
-        resources,
-        restart_policy,
-        update_config,
-        rollback_config,
-        healthcheck,
-        stop_grace_period: container.stop_grace_period.map(Duration::from_nanos),
-        labels: user_labels,
-    }
+        .collect()
 }
 
 fn bytes(n: i64) -> MemorySize {

@@ -1,89 +1,83 @@
-//! Making GlusterVolume changes with the gluster CLI, in the order gluster needs: peers
-//! probed, volume created, options set, volume started; a grown volume gets its new
-//! bricks with add-brick.
+//! Making GlusterVolume changes with the gluster CLI: every planned operation is one
+//! command, run in the planned order. After a probe, the next command waits until the new
+//! peer shows as connected: gluster refuses bricks on a peer it cannot reach yet.
 
 use std::time::{Duration, Instant};
 
 use super::cli::{CliError, GlusterCli};
+use super::ops::VolumeOp;
 use super::xml;
-use crate::diff::FieldChange;
-use crate::plan::gluster::brick_list;
-use crate::plan::{Action, Change};
-use crate::resources::gluster_volume::GlusterVolumeSpec;
 
 /// How long a probed peer may take to show as connected.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Applies one planned GlusterVolume change; returns how many changing commands ran.
-pub async fn apply(
-    cli: &GlusterCli,
-    spec: &GlusterVolumeSpec,
-    change: &Change,
-) -> Result<usize, CliError> {
-    let name = change.name.as_str();
+/// Runs the operations planned for `volume`, in order; returns how many changing commands
+/// ran.
+pub async fn apply(cli: &GlusterCli, volume: &str, ops: &[VolumeOp]) -> Result<usize, CliError> {
     let mut writes = 0;
-    let has = |path: &str| change.fields.iter().any(|f: &FieldChange| f.path == path);
-    for probe in change.fields.iter().filter(|f| f.path == "peers") {
-        let host = probe
-            .to
-            .as_deref()
-            .unwrap_or_default()
-            .trim_start_matches("probe ");
-        cli.run(&["peer", "probe", host]).await?;
+    for op in ops {
+        let args = command(volume, op);
+        cli.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .await?;
         writes += 1;
-        wait_connected(cli, host).await?;
-    }
-    let force = spec.force.then_some("force");
-    match change.action {
-        Action::Create => {
-            let replica = spec.replica.to_string();
-            let arbiter = spec.arbiter.map(|a| a.to_string());
-            let bricks = brick_list(spec);
-            let mut args = vec!["volume", "create", name, "replica", replica.as_str()];
-            if let Some(arbiter) = &arbiter {
-                args.extend(["arbiter", arbiter.as_str()]);
-            }
-            args.extend(bricks.iter().map(String::as_str));
-            args.extend(force);
-            cli.run(&args).await?;
-            writes += 1;
+        if let VolumeOp::Probe { host } = op {
+            wait_connected(cli, host).await?;
         }
-        _ => {
-            let new_bricks: Vec<&str> = change
-                .fields
-                .iter()
-                .filter(|f| f.path.starts_with("bricks[") && f.from.is_none())
-                .filter_map(|f| f.to.as_deref())
-                .collect();
-            if !new_bricks.is_empty() {
-                let replica = spec.replica.to_string();
-                let arbiter = spec.arbiter.map(|a| a.to_string());
-                let mut args = vec!["volume", "add-brick", name, "replica", replica.as_str()];
-                if let Some(arbiter) = &arbiter {
-                    args.extend(["arbiter", arbiter.as_str()]);
-                }
-                args.extend(new_bricks);
-                args.extend(force);
-                cli.run(&args).await?;
-                writes += 1;
-            }
-        }
-    }
-    for option in change
-        .fields
-        .iter()
-        .filter(|f| f.path.starts_with("options."))
-    {
-        let key = &option.path["options.".len()..];
-        let value = option.to.as_deref().unwrap_or_default();
-        cli.run(&["volume", "set", name, key, value]).await?;
-        writes += 1;
-    }
-    if has("status") {
-        cli.run(&["volume", "start", name]).await?;
-        writes += 1;
     }
     Ok(writes)
+}
+
+/// The gluster CLI arguments of one operation on `volume`.
+fn command(volume: &str, op: &VolumeOp) -> Vec<String> {
+    let words = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+    match op {
+        VolumeOp::Probe { host } => words(&["peer", "probe", host]),
+        VolumeOp::Create {
+            replica,
+            arbiter,
+            bricks,
+            force,
+        } => with_bricks(
+            words(&["volume", "create", volume]),
+            *replica,
+            *arbiter,
+            bricks,
+            *force,
+        ),
+        VolumeOp::AddBricks {
+            replica,
+            arbiter,
+            bricks,
+            force,
+        } => with_bricks(
+            words(&["volume", "add-brick", volume]),
+            *replica,
+            *arbiter,
+            bricks,
+            *force,
+        ),
+        VolumeOp::Set { key, value } => words(&["volume", "set", volume, key, value]),
+        VolumeOp::Start => words(&["volume", "start", volume]),
+    }
+}
+
+/// `create` and `add-brick` share their tail: `replica N [arbiter A] BRICK... [force]`.
+fn with_bricks(
+    mut args: Vec<String>,
+    replica: u32,
+    arbiter: Option<u32>,
+    bricks: &[String],
+    force: bool,
+) -> Vec<String> {
+    args.extend(["replica".to_string(), replica.to_string()]);
+    if let Some(arbiter) = arbiter {
+        args.extend(["arbiter".to_string(), arbiter.to_string()]);
+    }
+    args.extend(bricks.iter().cloned());
+    if force {
+        args.push("force".to_string());
+    }
+    args
 }
 
 async fn wait_connected(cli: &GlusterCli, host: &str) -> Result<(), CliError> {
@@ -118,5 +112,95 @@ async fn wait_connected(cli: &GlusterCli, host: &str) -> Result<(), CliError> {
             });
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bricks(hosts: &[&str]) -> Vec<String> {
+        hosts.iter().map(|h| format!("{h}:/b")).collect()
+    }
+
+    #[test]
+    fn every_operation_is_the_command_line_gluster_expects() {
+        let cases = [
+            (
+                VolumeOp::Probe {
+                    host: "node4".into(),
+                },
+                "peer probe node4",
+            ),
+            (
+                VolumeOp::Create {
+                    replica: 3,
+                    arbiter: Some(1),
+                    bricks: bricks(&["node1", "node2", "node4"]),
+                    force: true,
+                },
+                "volume create storage replica 3 arbiter 1 node1:/b node2:/b node4:/b force",
+            ),
+            (
+                VolumeOp::Create {
+                    replica: 2,
+                    arbiter: None,
+                    bricks: bricks(&["node1", "node2"]),
+                    force: false,
+                },
+                "volume create storage replica 2 node1:/b node2:/b",
+            ),
+            (
+                VolumeOp::AddBricks {
+                    replica: 3,
+                    arbiter: None,
+                    bricks: bricks(&["node2"]),
+                    force: true,
+                },
+                "volume add-brick storage replica 3 node2:/b force",
+            ),
+            (
+                VolumeOp::AddBricks {
+                    replica: 3,
+                    arbiter: Some(1),
+                    bricks: bricks(&["node4", "node5", "node6"]),
+                    force: false,
+                },
+                "volume add-brick storage replica 3 arbiter 1 node4:/b node5:/b node6:/b",
+            ),
+            (
+                VolumeOp::Set {
+                    key: "cluster.choose-local".into(),
+                    value: "on".into(),
+                },
+                "volume set storage cluster.choose-local on",
+            ),
+            (VolumeOp::Start, "volume start storage"),
+        ];
+        for (op, expected) in cases {
+            assert_eq!(
+                command("storage", &op),
+                expected.split(' ').collect::<Vec<_>>(),
+                "{op:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_option_value_with_spaces_stays_one_argument() {
+        let op = VolumeOp::Set {
+            key: "auth.allow".into(),
+            value: "10.0.0.1, 10.0.0.2".into(),
+        };
+        assert_eq!(
+            command("storage", &op),
+            [
+                "volume",
+                "set",
+                "storage",
+                "auth.allow",
+                "10.0.0.1, 10.0.0.2"
+            ]
+        );
     }
 }

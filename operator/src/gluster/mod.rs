@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod cli;
 pub mod observe;
+pub mod ops;
 pub mod xml;
 
 /// The gluster answer recorded in the lab at tests/fixtures/gluster/`path`.

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::cli::{CliError, GlusterCli};
-use super::xml::{self, BrickStatus, HealSummary, Peer, VolumeInfo};
+use super::xml::{self, BrickStatus, HealSummary, Peer, VolumeInfo, VolumeStatus};
 use crate::resources::Desired;
 
 /// The observed pool, for the volumes desired-state declares.
@@ -31,7 +31,7 @@ pub struct PeerState {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VolumeState {
     pub name: String,
-    pub status: String,
+    pub status: VolumeStatus,
     pub replica: u32,
     pub arbiter: u32,
     /// `host:/path` in replica-set order.
@@ -123,7 +123,7 @@ async fn volume_state(cli: &GlusterCli, info: &VolumeInfo) -> Result<VolumeState
     let name = info.name.as_str();
     let options = xml::volume_options(&cli.run(&["volume", "get", name, "all"]).await?)
         .map_err(|source| gluster_error("volume get", source))?;
-    let started = info.status == "Started";
+    let started = info.status == VolumeStatus::Started;
     // Heal info connects to every brick as a client would, and says per brick whether it
     // is reachable: the health that matters for data, and it answers within seconds when a
     // node is gone. `volume status` asks each peer's glusterd instead, which can hang on a

@@ -6,8 +6,10 @@
 //! and not string matching.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use roxmltree::{Document, Node};
+use serde::{Deserialize, Serialize};
 
 /// A failed gluster command, in gluster's own words.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -26,14 +28,61 @@ pub enum GlusterError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VolumeInfo {
     pub name: String,
-    /// `Created`, `Started` or `Stopped`.
-    pub status: String,
+    pub status: VolumeStatus,
     pub replica: u32,
     pub arbiter: u32,
     /// Bricks in replica-set order, as `host:/path`, each with whether it is an arbiter.
     pub bricks: Vec<BrickInfo>,
     /// Options set explicitly on the volume (`volume set`).
     pub options: BTreeMap<String, String>,
+}
+
+/// Whether a volume runs, in gluster's words (`statusStr`). Written as those words
+/// wherever it is shown or stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum VolumeStatus {
+    /// Created and never started.
+    Created,
+    Started,
+    Stopped,
+    /// A word this build does not know (or none): kept to be shown as gluster wrote it,
+    /// and treated as not started.
+    Other(String),
+}
+
+impl VolumeStatus {
+    pub fn as_str(&self) -> &str {
+        match self {
+            VolumeStatus::Created => "Created",
+            VolumeStatus::Started => "Started",
+            VolumeStatus::Stopped => "Stopped",
+            VolumeStatus::Other(text) => text,
+        }
+    }
+}
+
+impl From<String> for VolumeStatus {
+    fn from(text: String) -> Self {
+        match text.as_str() {
+            "Created" => VolumeStatus::Created,
+            "Started" => VolumeStatus::Started,
+            "Stopped" => VolumeStatus::Stopped,
+            _ => VolumeStatus::Other(text),
+        }
+    }
+}
+
+impl From<VolumeStatus> for String {
+    fn from(status: VolumeStatus) -> Self {
+        status.as_str().to_string()
+    }
+}
+
+impl fmt::Display for VolumeStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -157,7 +206,7 @@ pub fn volume_info(text: &str) -> Result<Vec<VolumeInfo>, GlusterError> {
                 .unwrap_or_default();
             VolumeInfo {
                 name: child_text(volume, "name").unwrap_or_default(),
-                status: child_text(volume, "statusStr").unwrap_or_default(),
+                status: VolumeStatus::from(child_text(volume, "statusStr").unwrap_or_default()),
                 replica: number("replicaCount"),
                 arbiter: number("arbiterCount"),
                 bricks,
@@ -265,7 +314,7 @@ mod tests {
         assert_eq!(volumes.len(), 1);
         let volume = &volumes[0];
         assert_eq!(volume.name, "storage");
-        assert_eq!(volume.status, "Started");
+        assert_eq!(volume.status, VolumeStatus::Started);
         assert_eq!((volume.replica, volume.arbiter), (3, 0));
         assert_eq!(
             volume.bricks,
@@ -277,6 +326,31 @@ mod tests {
                 .get("cluster.choose-local")
                 .map(String::as_str),
             Some("on")
+        );
+    }
+
+    #[test]
+    fn a_volume_status_is_known_by_its_word_and_written_back_as_that_word() {
+        for (word, status) in [
+            ("Created", VolumeStatus::Created),
+            ("Started", VolumeStatus::Started),
+            ("Stopped", VolumeStatus::Stopped),
+            ("Restarting", VolumeStatus::Other("Restarting".into())),
+            ("", VolumeStatus::Other(String::new())),
+        ] {
+            assert_eq!(VolumeStatus::from(word.to_string()), status);
+            assert_eq!(status.to_string(), word);
+            let json = format!("\"{word}\"");
+            assert_eq!(serde_json::to_string(&status).unwrap(), json);
+            assert_eq!(serde_json::from_str::<VolumeStatus>(&json).unwrap(), status);
+        }
+        let stopped = recorded("healthy/volume-info.xml").replace(
+            "<statusStr>Started</statusStr>",
+            "<statusStr>Stopped</statusStr>",
+        );
+        assert_eq!(
+            volume_info(&stopped).unwrap()[0].status,
+            VolumeStatus::Stopped
         );
     }
 

@@ -1,11 +1,18 @@
 //! Planning GlusterVolume resources: create, start, set options, grow; never shrink or
 //! stop a volume (that loses data) unless the resource allows it. Pure.
+//!
+//! Each change carries the gluster operations that make it, in the order gluster needs
+//! them: peers probed, volume created or grown, options set, volume started.
+
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 
 use super::{Action, Blocked, Change};
 use crate::diff::FieldChange;
-use crate::gluster::observe::GlusterLive;
+use crate::gluster::observe::{GlusterLive, VolumeState};
+use crate::gluster::ops::VolumeOp;
+use crate::gluster::xml::VolumeStatus;
 use crate::resources::gluster_volume::GlusterVolumeSpec;
 use crate::resources::{Desired, Kind};
 
@@ -29,14 +36,6 @@ impl StorageHealth {
     }
 }
 
-/// The bricks of a spec as gluster writes them, `host:/path`.
-pub fn brick_list(spec: &GlusterVolumeSpec) -> Vec<String> {
-    spec.bricks
-        .iter()
-        .map(|b| format!("{}:{}", b.node, b.path))
-        .collect()
-}
-
 /// Option values gluster treats as equal (`on`, `yes`, `true`, `enable`, `1`).
 fn normal_option(value: &str) -> String {
     match value.trim().to_ascii_lowercase().as_str() {
@@ -51,157 +50,244 @@ pub fn plan(desired: &Desired, live: &GlusterLive) -> (Vec<Change>, Vec<StorageH
     let mut changes = Vec::new();
     let mut health = Vec::new();
     for (resource, spec) in desired.gluster_volumes() {
-        let name = resource.name().to_string();
-        let bricks = brick_list(spec);
-        let probes: Vec<FieldChange> = spec
-            .bricks
-            .iter()
-            .map(|b| b.node.as_str())
-            .filter(|host| !live.in_pool(host))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .map(|host| FieldChange {
-                path: "peers".into(),
-                from: None,
-                to: Some(format!("probe {host}")),
-            })
-            .collect();
-
-        let Some(volume) = live.volume(&name) else {
-            let mut fields = probes;
-            fields.push(field("replica", None, Some(spec.replica.to_string())));
-            if let Some(arbiter) = spec.arbiter {
-                fields.push(field("arbiter", None, Some(arbiter.to_string())));
-            }
-            for (index, brick) in bricks.iter().enumerate() {
-                fields.push(field(
-                    &format!("bricks[{index}]"),
-                    None,
-                    Some(brick.clone()),
-                ));
-            }
-            for (key, value) in &spec.options {
-                fields.push(field(&format!("options.{key}"), None, Some(value.clone())));
-            }
-            fields.push(field("status", None, Some("Started".into())));
-            changes.push(Change {
-                kind: Kind::GlusterVolume,
-                name,
-                action: Action::Create,
-                fields,
-                restarts_tasks: false,
-                blocked: None,
-            });
-            continue;
-        };
-
-        let mut fields = probes;
-        let mut blocked = None;
-        let shrinks =
-            volume.bricks.iter().any(|b| !bricks.contains(b)) || spec.replica < volume.replica;
-        if shrinks {
-            let removed: Vec<&String> = volume
-                .bricks
-                .iter()
-                .filter(|b| !bricks.contains(b))
-                .collect();
-            for brick in &removed {
-                fields.push(field("bricks", Some(brick.to_string()), None));
-            }
-            if spec.replica != volume.replica {
-                fields.push(field(
-                    "replica",
-                    Some(volume.replica.to_string()),
-                    Some(spec.replica.to_string()),
-                ));
-            }
-            blocked = Some(Blocked::BrickRemoval {
-                allow_data_loss: spec.allow_data_loss,
-            });
-        } else {
-            for (index, brick) in bricks.iter().enumerate() {
-                if !volume.bricks.contains(brick) {
-                    fields.push(field(
-                        &format!("bricks[{index}]"),
-                        None,
-                        Some(brick.clone()),
-                    ));
-                }
-            }
-            if spec.replica > volume.replica {
-                fields.push(field(
-                    "replica",
-                    Some(volume.replica.to_string()),
-                    Some(spec.replica.to_string()),
-                ));
+        let name = resource.name();
+        let new_peers = new_peers(spec, live);
+        match live.volume(name) {
+            None => changes.push(create(name, spec, &new_peers)),
+            Some(volume) => {
+                changes.extend(update(name, spec, volume, &new_peers));
+                health.push(storage_health(name, spec, volume, live));
             }
         }
-        let live_arbiter = (volume.arbiter > 0).then_some(volume.arbiter);
-        if spec.arbiter != live_arbiter {
-            fields.push(field(
-                "arbiter",
-                live_arbiter.map(|a| a.to_string()),
-                spec.arbiter.map(|a| a.to_string()),
-            ));
-            blocked.get_or_insert(Blocked::ArbiterChange);
-        }
-        if volume.status != "Started" {
-            fields.push(field(
-                "status",
-                Some(volume.status.clone()),
-                Some("Started".into()),
-            ));
-        }
-        for (key, value) in &spec.options {
-            // A group is a bundle of options, applied once; it has no value to compare.
-            if key == "group" {
-                continue;
-            }
-            let current = volume.options.get(key);
-            if current.map(|c| normal_option(c)) != Some(normal_option(value)) {
-                fields.push(field(
-                    &format!("options.{key}"),
-                    current.cloned(),
-                    Some(value.clone()),
-                ));
-            }
-        }
-        if !fields.is_empty() {
-            changes.push(Change {
-                kind: Kind::GlusterVolume,
-                name: name.clone(),
-                action: Action::Update,
-                fields,
-                restarts_tasks: false,
-                blocked,
-            });
-        }
-        let brick_hosts: std::collections::BTreeSet<&str> =
-            spec.bricks.iter().map(|b| b.node.as_str()).collect();
-        // Unknown brick status (gluster timed out): a brick counts as online when its host
-        // is connected.
-        let bricks_online = volume.bricks_online.unwrap_or_else(|| {
-            volume
-                .bricks
-                .iter()
-                .filter(|b| live.connected(b.split(':').next().unwrap_or_default()))
-                .count()
-        });
-        health.push(StorageHealth {
-            name,
-            bricks_online,
-            bricks_total: volume.bricks.len(),
-            heal_pending: volume.heal_pending,
-            split_brain: volume.split_brain,
-            disconnected_peers: brick_hosts
-                .iter()
-                .filter_map(|host| live.peer(host))
-                .filter(|peer| !peer.connected)
-                .map(|peer| peer.hostname.clone())
-                .collect(),
-        });
     }
     (changes, health)
+}
+
+/// The hosts of a volume's bricks that are not in the pool yet, each named once.
+fn new_peers<'a>(spec: &'a GlusterVolumeSpec, live: &GlusterLive) -> Vec<&'a str> {
+    spec.bricks
+        .iter()
+        .map(|b| b.node.as_str())
+        .filter(|host| !live.in_pool(host))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// Probing the new peers: the fields that show it, and the operations that do it.
+fn probes(new_peers: &[&str]) -> (Vec<FieldChange>, Vec<VolumeOp>) {
+    new_peers
+        .iter()
+        .map(|host| {
+            (
+                field("peers", None, Some(format!("probe {host}"))),
+                VolumeOp::Probe {
+                    host: host.to_string(),
+                },
+            )
+        })
+        .unzip()
+}
+
+/// A volume that does not exist yet: created with every brick and option, then started.
+fn create(name: &str, spec: &GlusterVolumeSpec, new_peers: &[&str]) -> Change {
+    let bricks = spec.brick_list();
+    let (mut fields, mut ops) = probes(new_peers);
+    fields.push(field("replica", None, Some(spec.replica.to_string())));
+    if let Some(arbiter) = spec.arbiter {
+        fields.push(field("arbiter", None, Some(arbiter.to_string())));
+    }
+    for (index, brick) in bricks.iter().enumerate() {
+        fields.push(field(
+            &format!("bricks[{index}]"),
+            None,
+            Some(brick.clone()),
+        ));
+    }
+    for (key, value) in &spec.options {
+        fields.push(field(&format!("options.{key}"), None, Some(value.clone())));
+    }
+    fields.push(field(
+        "status",
+        None,
+        Some(VolumeStatus::Started.to_string()),
+    ));
+    ops.push(VolumeOp::Create {
+        replica: spec.replica,
+        arbiter: spec.arbiter,
+        bricks,
+        force: spec.force,
+    });
+    ops.extend(spec.options.iter().map(|(key, value)| VolumeOp::Set {
+        key: key.clone(),
+        value: value.clone(),
+    }));
+    ops.push(VolumeOp::Start);
+    Change {
+        kind: Kind::GlusterVolume,
+        name: name.to_string(),
+        action: Action::Create,
+        fields,
+        restarts_tasks: false,
+        blocked: None,
+        volume_ops: ops,
+    }
+}
+
+/// An existing volume: grown, started and its options set as needed; a shrink or an
+/// arbiter change is shown, blocked. `None` when it already matches.
+fn update(
+    name: &str,
+    spec: &GlusterVolumeSpec,
+    volume: &VolumeState,
+    new_peers: &[&str],
+) -> Option<Change> {
+    let (mut fields, mut ops) = probes(new_peers);
+    let (layout_fields, add_bricks, mut blocked) = layout(spec, volume);
+    fields.extend(layout_fields);
+    ops.extend(add_bricks);
+    let live_arbiter = (volume.arbiter > 0).then_some(volume.arbiter);
+    if spec.arbiter != live_arbiter {
+        fields.push(field(
+            "arbiter",
+            live_arbiter.map(|a| a.to_string()),
+            spec.arbiter.map(|a| a.to_string()),
+        ));
+        blocked.get_or_insert(Blocked::ArbiterChange);
+    }
+    let start = volume.status != VolumeStatus::Started;
+    if start {
+        fields.push(field(
+            "status",
+            Some(volume.status.to_string()),
+            Some(VolumeStatus::Started.to_string()),
+        ));
+    }
+    let (option_fields, set_options) = options(spec, volume);
+    fields.extend(option_fields);
+    ops.extend(set_options);
+    // Shown before the options, run after them: a volume starts with its options set.
+    if start {
+        ops.push(VolumeOp::Start);
+    }
+    (!fields.is_empty()).then(|| Change {
+        kind: Kind::GlusterVolume,
+        name: name.to_string(),
+        action: Action::Update,
+        fields,
+        restarts_tasks: false,
+        blocked,
+        volume_ops: ops,
+    })
+}
+
+/// Bricks and replica count: grown with add-brick; a shrink (bricks removed, or fewer
+/// per replica set) only shown, blocked, because it loses the data on those bricks.
+fn layout(
+    spec: &GlusterVolumeSpec,
+    volume: &VolumeState,
+) -> (Vec<FieldChange>, Option<VolumeOp>, Option<Blocked>) {
+    let bricks = spec.brick_list();
+    let mut fields = Vec::new();
+    let replica = field(
+        "replica",
+        Some(volume.replica.to_string()),
+        Some(spec.replica.to_string()),
+    );
+    let removed: Vec<&String> = volume
+        .bricks
+        .iter()
+        .filter(|b| !bricks.contains(b))
+        .collect();
+    if !removed.is_empty() || spec.replica < volume.replica {
+        for brick in &removed {
+            fields.push(field("bricks", Some(brick.to_string()), None));
+        }
+        if spec.replica != volume.replica {
+            fields.push(replica);
+        }
+        let blocked = Blocked::BrickRemoval {
+            allow_data_loss: spec.allow_data_loss,
+        };
+        return (fields, None, Some(blocked));
+    }
+    let mut added = Vec::new();
+    for (index, brick) in bricks.iter().enumerate() {
+        if !volume.bricks.contains(brick) {
+            fields.push(field(
+                &format!("bricks[{index}]"),
+                None,
+                Some(brick.clone()),
+            ));
+            added.push(brick.clone());
+        }
+    }
+    if spec.replica > volume.replica {
+        fields.push(replica);
+    }
+    let add_bricks = (!added.is_empty()).then_some(VolumeOp::AddBricks {
+        replica: spec.replica,
+        arbiter: spec.arbiter,
+        bricks: added,
+        force: spec.force,
+    });
+    (fields, add_bricks, None)
+}
+
+/// The options whose effective value differs from the desired one, and setting them.
+fn options(spec: &GlusterVolumeSpec, volume: &VolumeState) -> (Vec<FieldChange>, Vec<VolumeOp>) {
+    spec.options
+        .iter()
+        // A group is a bundle of options, applied once; it has no value to compare.
+        .filter(|(key, _)| key.as_str() != "group")
+        .filter_map(|(key, value)| {
+            let current = volume.options.get(key);
+            (current.map(|c| normal_option(c)) != Some(normal_option(value))).then(|| {
+                (
+                    field(
+                        &format!("options.{key}"),
+                        current.cloned(),
+                        Some(value.clone()),
+                    ),
+                    VolumeOp::Set {
+                        key: key.clone(),
+                        value: value.clone(),
+                    },
+                )
+            })
+        })
+        .unzip()
+}
+
+fn storage_health(
+    name: &str,
+    spec: &GlusterVolumeSpec,
+    volume: &VolumeState,
+    live: &GlusterLive,
+) -> StorageHealth {
+    let brick_hosts: BTreeSet<&str> = spec.bricks.iter().map(|b| b.node.as_str()).collect();
+    // Unknown brick status (gluster timed out): a brick counts as online when its host is
+    // connected.
+    let bricks_online = volume.bricks_online.unwrap_or_else(|| {
+        volume
+            .bricks
+            .iter()
+            .filter(|b| live.connected(b.split(':').next().unwrap_or_default()))
+            .count()
+    });
+    StorageHealth {
+        name: name.to_string(),
+        bricks_online,
+        bricks_total: volume.bricks.len(),
+        heal_pending: volume.heal_pending,
+        split_brain: volume.split_brain,
+        disconnected_peers: brick_hosts
+            .iter()
+            .filter_map(|host| live.peer(host))
+            .filter(|peer| !peer.connected)
+            .map(|peer| peer.hostname.clone())
+            .collect(),
+    }
 }
 
 fn field(path: &str, from: Option<String>, to: Option<String>) -> FieldChange {
@@ -214,7 +300,7 @@ fn field(path: &str, from: Option<String>, to: Option<String>) -> FieldChange {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, BTreeSet};
+    use std::collections::BTreeMap;
 
     use super::*;
     use crate::gluster::observe::{PeerState, VolumeState};
@@ -268,6 +354,13 @@ mod tests {
         }
     }
 
+    fn set(key: &str, value: &str) -> VolumeOp {
+        VolumeOp::Set {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
     #[test]
     fn the_recorded_volume_matches_its_spec_and_is_healthy() {
         let (changes, health) = plan(
@@ -311,6 +404,10 @@ mod tests {
                 Some("off"),
                 Some("on")
             )]
+        );
+        assert_eq!(
+            changes[0].volume_ops,
+            vec![set("cluster.choose-local", "on")]
         );
         // "true" and "on" are the same to gluster.
         let (changes, _) = plan(
@@ -356,6 +453,15 @@ mod tests {
             changes[0].fields,
             vec![field("bricks[1]", None, Some("node2:/data/bricks/storage"))]
         );
+        assert_eq!(
+            changes[0].volume_ops,
+            vec![VolumeOp::AddBricks {
+                replica: 3,
+                arbiter: None,
+                bricks: vec!["node2:/data/bricks/storage".into()],
+                force: true,
+            }]
+        );
         assert_eq!(changes[0].blocked, None);
         let (changes, _) = plan(
             &desired(&format!("{THREE}  arbiter: 1\n")),
@@ -363,6 +469,8 @@ mod tests {
         );
         assert_eq!(changes[0].fields, vec![field("arbiter", None, Some("1"))]);
         assert!(changes[0].blocked == Some(Blocked::ArbiterChange));
+        // gluster has no command for it: nothing to run even were it allowed.
+        assert_eq!(changes[0].volume_ops, vec![]);
     }
 
     #[test]
@@ -384,6 +492,77 @@ mod tests {
                 field("status", None, Some("Started")),
             ]
         );
+        assert_eq!(
+            changes[0].volume_ops,
+            vec![
+                VolumeOp::Probe {
+                    host: "node4".into()
+                },
+                VolumeOp::Create {
+                    replica: 3,
+                    arbiter: Some(1),
+                    bricks: vec!["node1:/b".into(), "node2:/b".into(), "node4:/b".into()],
+                    force: true,
+                },
+                VolumeOp::Start,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_created_volume_gets_every_option_before_it_starts() {
+        let mut live = pool("healthy");
+        live.volumes.clear();
+        let (changes, _) = plan(
+            &desired(&format!(
+                "{THREE}  options:\n    group: metadata-cache\n    cluster.choose-local: \"on\"\n"
+            )),
+            &live,
+        );
+        assert_eq!(
+            changes[0].volume_ops,
+            vec![
+                VolumeOp::Create {
+                    replica: 3,
+                    arbiter: None,
+                    bricks: vec![
+                        "node1:/data/bricks/storage".into(),
+                        "node2:/data/bricks/storage".into(),
+                        "node3:/data/bricks/storage".into(),
+                    ],
+                    force: true,
+                },
+                set("cluster.choose-local", "on"),
+                set("group", "metadata-cache"),
+                VolumeOp::Start,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stopped_volume_is_started_after_its_options_are_set() {
+        let mut live = pool("healthy");
+        live.volumes[0].status = VolumeStatus::Stopped;
+        live.volumes[0]
+            .options
+            .insert("cluster.choose-local".into(), "off".into());
+        let (changes, _) = plan(
+            &desired(&format!(
+                "{THREE}  options:\n    cluster.choose-local: \"on\"\n"
+            )),
+            &live,
+        );
+        assert_eq!(
+            changes[0].fields,
+            vec![
+                field("status", Some("Stopped"), Some("Started")),
+                field("options.cluster.choose-local", Some("off"), Some("on")),
+            ]
+        );
+        assert_eq!(
+            changes[0].volume_ops,
+            vec![set("cluster.choose-local", "on"), VolumeOp::Start]
+        );
     }
 
     #[test]
@@ -398,6 +577,7 @@ mod tests {
                 field("replica", Some("3"), Some("2"))
             ]
         );
+        assert_eq!(changes[0].volume_ops, vec![]);
         assert_eq!(
             changes[0]
                 .blocked

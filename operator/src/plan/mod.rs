@@ -17,6 +17,7 @@ use serde::Serialize;
 pub use blocked::Blocked;
 
 use crate::diff::{self, FieldChange, observed};
+use crate::gluster::ops::VolumeOp;
 use crate::resources::network::NetworkSpec;
 use crate::resources::node::{Availability, NodeSpec};
 use crate::resources::{Desired, Kind, Resource};
@@ -48,6 +49,11 @@ pub struct Change {
     /// Why the change cannot be made now; blocked changes are shown, never applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked: Option<Blocked>,
+    /// For a GlusterVolume, the gluster commands that make the change, in order; empty
+    /// for other kinds. `fields` describe the same change to people, and only they are
+    /// shown.
+    #[serde(skip)]
+    pub volume_ops: Vec<VolumeOp>,
 }
 
 /// A live object shoal does not manage: shown, never changed.
@@ -158,6 +164,7 @@ fn plan_nodes(desired: &Desired, live: &Live, plan: &mut Plan) {
                 blocked: Some(Blocked::NoSuchNode {
                     hostname: hostname.to_string(),
                 }),
+                volume_ops: Vec::new(),
             });
             continue;
         };
@@ -172,6 +179,7 @@ fn plan_nodes(desired: &Desired, live: &Live, plan: &mut Plan) {
                     && fields.iter().any(|f| f.path == "availability"),
                 fields,
                 blocked: None,
+                volume_ops: Vec::new(),
             });
         }
     }
@@ -265,6 +273,7 @@ fn plan_networks(desired: &Desired, live: &Live, plan: &mut Plan) {
                 fields: diff::changes(&BTreeMap::new(), &desired_fields),
                 restarts_tasks: false,
                 blocked: None,
+                volume_ops: Vec::new(),
             });
             continue;
         };
@@ -281,6 +290,7 @@ fn plan_networks(desired: &Desired, live: &Live, plan: &mut Plan) {
                     kind: Kind::Network,
                     name,
                 }),
+                volume_ops: Vec::new(),
             });
             continue;
         }
@@ -296,6 +306,7 @@ fn plan_networks(desired: &Desired, live: &Live, plan: &mut Plan) {
             fields,
             restarts_tasks: false,
             blocked: (!users.is_empty()).then_some(Blocked::NetworkInUse { services: users }),
+            volume_ops: Vec::new(),
         });
     }
 }
@@ -344,6 +355,7 @@ fn plan_services(desired: &Desired, live: &Live, plan: &mut Plan) {
                 fields: diff::changes(&BTreeMap::new(), &desired_fields),
                 restarts_tasks: false,
                 blocked,
+                volume_ops: Vec::new(),
             }),
             Some(service)
                 if !labels::is_managed(service.spec.as_ref().and_then(|s| s.labels.as_ref())) =>
@@ -358,6 +370,7 @@ fn plan_services(desired: &Desired, live: &Live, plan: &mut Plan) {
                         kind: Kind::Service,
                         name,
                     }),
+                    volume_ops: Vec::new(),
                 });
             }
             Some(service) => {
@@ -380,6 +393,7 @@ fn plan_services(desired: &Desired, live: &Live, plan: &mut Plan) {
                         || fields.iter().any(|f| diff::restarts_tasks(&f.path)),
                     fields,
                     blocked,
+                    volume_ops: Vec::new(),
                 });
             }
         }
@@ -423,6 +437,7 @@ fn plan_removals(desired: &Desired, live: &Live, plan: &mut Plan) {
                 fields: Vec::new(),
                 restarts_tasks: true,
                 blocked: None,
+                volume_ops: Vec::new(),
             });
         }
     }
@@ -460,6 +475,7 @@ fn plan_removals(desired: &Desired, live: &Live, plan: &mut Plan) {
             fields: Vec::new(),
             restarts_tasks: false,
             blocked: (!users.is_empty()).then_some(Blocked::StillInUse { services: users }),
+            volume_ops: Vec::new(),
         });
     }
     network_deletes.sort_by(|a, b| a.name.cmp(&b.name));

@@ -48,24 +48,7 @@ pub fn text(plan: &Plan, colour: bool) -> String {
         }
     }
     if !blocked.is_empty() {
-        out.push_str(&format!("\n{}Blocked (not applied):{}\n", p.bold, p.reset));
-        for change in blocked {
-            out.push_str(&format!(
-                "  {}!{} {}/{}: {}\n",
-                p.red,
-                p.reset,
-                change.kind,
-                change.name,
-                change
-                    .blocked
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default()
-            ));
-            for field in &change.fields {
-                out.push_str(&format!("      {}\n", field_text(field)));
-            }
-        }
+        blocked_text(&blocked, p, &mut out);
     }
     if !plan.unmanaged.is_empty() {
         out.push_str("\nUnmanaged (never changed):\n");
@@ -74,31 +57,7 @@ pub fn text(plan: &Plan, colour: bool) -> String {
         }
     }
     if !plan.storage.is_empty() || !plan.mounts.is_empty() {
-        out.push_str("\nStorage health:\n");
-        for volume in &plan.storage {
-            let state = if volume.is_degraded() {
-                "degraded"
-            } else {
-                "healthy"
-            };
-            out.push_str(&format!(
-                "  GlusterVolume/{}: {state}: {}/{} bricks online, {} entries pending heal, {} in split-brain",
-                volume.name, volume.bricks_online, volume.bricks_total, volume.heal_pending, volume.split_brain
-            ));
-            if !volume.disconnected_peers.is_empty() {
-                out.push_str(&format!(
-                    ", peers disconnected: {}",
-                    volume.disconnected_peers.join(", ")
-                ));
-            }
-            out.push('\n');
-        }
-        for mount in &plan.mounts {
-            out.push_str(&format!(
-                "  GlusterVolume/{} on {}: {}\n",
-                mount.volume, mount.node, mount.detail
-            ));
-        }
+        storage_text(plan, &mut out);
     }
     if !plan.not_managed.is_empty() {
         out.push_str("\nNot managed yet:\n");
@@ -112,6 +71,57 @@ pub fn text(plan: &Plan, colour: bool) -> String {
     out.push('\n');
     out.push_str(&format!("{}{}{}\n", p.bold, plan.summary(), p.reset));
     out
+}
+
+/// Changes that cannot be made now, with why, and what they would change.
+fn blocked_text(blocked: &[&Change], p: &Palette, out: &mut String) {
+    out.push_str(&format!("\n{}Blocked (not applied):{}\n", p.bold, p.reset));
+    for change in blocked {
+        out.push_str(&format!(
+            "  {}!{} {}/{}: {}\n",
+            p.red,
+            p.reset,
+            change.kind,
+            change.name,
+            change
+                .blocked
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        ));
+        for field in &change.fields {
+            out.push_str(&format!("      {}\n", field_text(field)));
+        }
+    }
+}
+
+/// The health of every volume, and its mount on every node.
+fn storage_text(plan: &Plan, out: &mut String) {
+    out.push_str("\nStorage health:\n");
+    for volume in &plan.storage {
+        let state = if volume.is_degraded() {
+            "degraded"
+        } else {
+            "healthy"
+        };
+        out.push_str(&format!(
+            "  GlusterVolume/{}: {state}: {}/{} bricks online, {} entries pending heal, {} in split-brain",
+            volume.name, volume.bricks_online, volume.bricks_total, volume.heal_pending, volume.split_brain
+        ));
+        if !volume.disconnected_peers.is_empty() {
+            out.push_str(&format!(
+                ", peers disconnected: {}",
+                volume.disconnected_peers.join(", ")
+            ));
+        }
+        out.push('\n');
+    }
+    for mount in &plan.mounts {
+        out.push_str(&format!(
+            "  GlusterVolume/{} on {}: {}\n",
+            mount.volume, mount.node, mount.detail
+        ));
+    }
 }
 
 fn change_text(change: &Change, p: &Palette, out: &mut String) {

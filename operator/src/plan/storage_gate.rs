@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::Blocked;
 use crate::agent::client::AgentReports;
+use crate::gluster::xml::VolumeStatus;
 use crate::resources::constraint::{Constraint, NodeFacts};
 use crate::resources::service::MountKind;
 use crate::resources::{Desired, ServiceSpec};
@@ -89,7 +90,7 @@ pub fn storage_gate(desired: &Desired, live: &Live, spec: &ServiceSpec) -> Optio
         };
         let started = pool
             .volume(volume.name())
-            .is_some_and(|v| v.status == "Started");
+            .is_some_and(|v| v.status == VolumeStatus::Started);
         if !started {
             return Some(Blocked::VolumeNotStarted {
                 volume: volume.id(),

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::commands::validate::{ValidateOptions, validate_dir};
+use crate::source::validate::{ValidateOptions, validate_dir};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
@@ -51,6 +51,7 @@ fn changes_made_by_hand_show_as_exactly_those_fields() {
             ],
             restarts_tasks: true,
             blocked: None,
+            volume_ops: Vec::new(),
         }]
     );
     assert_eq!(
@@ -241,7 +242,7 @@ fn text_output_reads_like_terraform() {
 fn started_volume() -> crate::gluster::observe::VolumeState {
     crate::gluster::observe::VolumeState {
         name: "storage".into(),
-        status: "Started".into(),
+        status: crate::gluster::xml::VolumeStatus::Started,
         replica: 3,
         arbiter: 0,
         bricks: vec![],
@@ -297,10 +298,10 @@ fn a_service_on_a_gluster_volume_waits_until_the_volume_is_started() {
     );
 }
 
-fn agent_report(node: &str, mounted: bool) -> crate::agent::AgentStatus {
-    crate::agent::AgentStatus {
+fn agent_report(node: &str, mounted: bool) -> crate::agent::report::AgentStatus {
+    crate::agent::report::AgentStatus {
         hostname: node.into(),
-        volumes: vec![crate::agent::VolumeStatus {
+        volumes: vec![crate::agent::report::VolumeStatus {
             volume: "storage".into(),
             mount_point: "/data/storage".into(),
             mounted,

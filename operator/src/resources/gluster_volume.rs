@@ -38,6 +38,16 @@ pub struct GlusterVolumeSpec {
     pub allow_data_loss: bool,
 }
 
+impl GlusterVolumeSpec {
+    /// The bricks as gluster writes them, `host:/path`, in replica-set order.
+    pub fn brick_list(&self) -> Vec<String> {
+        self.bricks
+            .iter()
+            .map(|b| format!("{}:{}", b.node, b.path))
+            .collect()
+    }
+}
+
 /// One brick: a directory on a node's local filesystem.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -5,6 +5,7 @@ pub mod constraint;
 pub mod gluster_volume;
 pub mod network;
 pub mod node;
+pub mod origin;
 pub mod quantity;
 pub mod service;
 pub mod validate;
@@ -20,7 +21,7 @@ pub use network::NetworkSpec;
 pub use node::NodeSpec;
 pub use service::ServiceSpec;
 
-use crate::source::Origin;
+use origin::Origin;
 
 /// The only apiVersion this build understands.
 pub const API_VERSION: &str = "shoal/v1alpha1";

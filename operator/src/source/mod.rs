@@ -7,10 +7,10 @@
 
 pub mod git;
 pub mod policy;
+pub mod validate;
 pub mod watch;
 pub mod yaml_index;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,37 +18,23 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::diagnostics::{Location, Problem};
+use crate::resources::origin::{FieldPositions, Origin};
 use crate::resources::{API_VERSION, Desired, Kind, Metadata, Resource, Spec};
 use yaml_index::{DocumentIndex, LineCol};
 
-/// Where a resource was written: its file, and the positions of its fields.
-#[derive(Clone)]
-pub struct Origin {
-    pub file: Arc<Path>,
-    index: Arc<DocumentIndex>,
-}
-
-impl Origin {
-    /// The location of the field at `path` (e.g. `spec.resources.limits.memory`), or of
-    /// its nearest written ancestor.
-    pub fn locate(&self, path: &str) -> Location {
-        let at = self.index.locate(path);
-        Location {
-            file: self.file.clone(),
-            line: at.line,
-            column: at.column,
-        }
+/// The positions [`Origin`] asks for are the ones this index found.
+impl FieldPositions for DocumentIndex {
+    fn position(&self, path: &str) -> (usize, usize) {
+        let at = self.locate(path);
+        (at.line, at.column)
     }
 
-    /// Whether the document writes a value at `path`.
-    pub fn has(&self, path: &str) -> bool {
-        self.index.has(path)
+    fn has(&self, path: &str) -> bool {
+        DocumentIndex::has(self, path)
     }
-}
 
-impl fmt::Debug for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file.display(), self.index.first_line)
+    fn first_line(&self) -> usize {
+        self.first_line
     }
 }
 
@@ -183,6 +169,25 @@ fn load_document(
         Box::new(Problem::error(at(path), resource_id.clone(), message))
     };
 
+    let kind = envelope_kind(&document, fail)?;
+    let isolated = yaml_index::isolate(text, &document);
+    let (metadata, spec) = parse_spec(kind, &isolated)
+        .map_err(|error| deserialize_problem(file, &document, resource_id.clone(), error))?;
+    let Some(spec) = spec else {
+        return Err(fail("", "missing field `spec`".into()));
+    };
+    Ok(Resource {
+        metadata,
+        spec,
+        origin: Origin::new(file.clone(), Arc::new(document)),
+    })
+}
+
+/// The kind of a document whose `apiVersion` and `kind` this build understands.
+fn envelope_kind(
+    document: &DocumentIndex,
+    fail: impl Fn(&str, String) -> Box<Problem>,
+) -> Result<Kind, Box<Problem>> {
     match document.scalar("apiVersion") {
         None => return Err(fail("", "missing field `apiVersion`".into())),
         Some(API_VERSION) => {}
@@ -193,72 +198,71 @@ fn load_document(
             ));
         }
     }
-    let Some(kind_text) = &kind_text else {
+    let Some(kind_text) = document.scalar("kind") else {
         return Err(fail("", "missing field `kind`".into()));
     };
-    let Some(kind) = Kind::parse(kind_text) else {
+    Kind::parse(kind_text).ok_or_else(|| {
         let known: Vec<_> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-        return Err(fail(
+        fail(
             "kind",
             format!(
                 "unknown kind {kind_text:?}: expected one of {}",
                 known.join(", ")
             ),
-        ));
-    };
+        )
+    })
+}
 
-    let isolated = yaml_index::isolate(text, &document);
-    let deserialize_error = |error: serde_saphyr::Error| {
-        let lc = error
-            .location()
-            .map(|l| LineCol {
-                line: l.line() as usize,
-                column: l.column() as usize,
-            })
-            .unwrap_or_else(|| document.locate(""));
-        let mut message = yaml_index::strip_position(&error.to_string());
-        if let Some(path) = document.path_at(lc).filter(|p| !p.is_empty()) {
-            message = format!("{path}: {message}");
-        }
-        Box::new(Problem::error(
-            Location {
-                file: file.clone(),
-                line: lc.line,
-                column: lc.column,
-            },
-            resource_id.clone(),
-            message,
-        ))
-    };
-    let (metadata, spec) = match kind {
+/// Deserializes a document (isolated from its file) as `kind`. Networks and nodes may
+/// leave out their spec: every field has a default.
+fn parse_spec(kind: Kind, isolated: &str) -> Result<(Metadata, Option<Spec>), serde_saphyr::Error> {
+    Ok(match kind {
         Kind::Service => {
-            let (metadata, spec) = parse(&isolated).map_err(deserialize_error)?;
+            let (metadata, spec) = parse(isolated)?;
             (metadata, spec.map(|s| Spec::Service(Box::new(s))))
         }
         Kind::GlusterVolume => {
-            let (metadata, spec) = parse(&isolated).map_err(deserialize_error)?;
+            let (metadata, spec) = parse(isolated)?;
             (metadata, spec.map(Spec::GlusterVolume))
         }
         Kind::Network => {
-            let (metadata, spec) = parse(&isolated).map_err(deserialize_error)?;
+            let (metadata, spec) = parse(isolated)?;
             (metadata, Some(Spec::Network(spec.unwrap_or_default())))
         }
         Kind::Node => {
-            let (metadata, spec) = parse(&isolated).map_err(deserialize_error)?;
+            let (metadata, spec) = parse(isolated)?;
             (metadata, Some(Spec::Node(spec.unwrap_or_default())))
         }
-    };
-    let Some(spec) = spec else {
-        return Err(fail("", "missing field `spec`".into()));
-    };
-    Ok(Resource {
-        metadata,
-        spec,
-        origin: Origin {
-            file: file.clone(),
-            index: Arc::new(document),
-        },
     })
+}
+
+/// A deserialization error as a problem at the field it is about, named in the message.
+fn deserialize_problem(
+    file: &Arc<Path>,
+    document: &DocumentIndex,
+    resource_id: Option<String>,
+    error: serde_saphyr::Error,
+) -> Box<Problem> {
+    let lc = error
+        .location()
+        .map(|l| LineCol {
+            line: l.line() as usize,
+            column: l.column() as usize,
+        })
+        .unwrap_or_else(|| document.locate(""));
+    let mut message = yaml_index::strip_position(&error.to_string());
+    if let Some(path) = document.path_at(lc).filter(|p| !p.is_empty()) {
+        message = format!("{path}: {message}");
+    }
+    Box::new(Problem::error(
+        Location {
+            file: file.clone(),
+            line: lc.line,
+            column: lc.column,
+        },
+        resource_id,
+        message,
+    ))
 }
 
 fn parse<S: DeserializeOwned>(text: &str) -> Result<(Metadata, Option<S>), serde_saphyr::Error> {

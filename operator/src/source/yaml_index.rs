@@ -166,57 +166,9 @@ pub fn index(text: &str) -> Result<Vec<DocumentIndex>, SyntaxError> {
                 stack.pop();
             }
             ref node if node.is_node() => {
-                let Some(document) = current.as_mut() else {
-                    continue;
-                };
-                // A mapping key is a node too: remember it, it names the next value.
-                if let Some(Frame::Mapping { key, .. }) = stack.last_mut()
-                    && key.is_none()
-                {
-                    let name = match node {
-                        Event::Scalar(text, ..) => text.to_string(),
-                        _ => "?".to_string(),
-                    };
-                    *key = Some((name, at));
-                    if !matches!(node, Event::Scalar(..)) {
-                        // A complex key: skip its contents by giving them a throwaway frame.
-                        push_frame(&mut stack, node, "?".to_string());
-                    }
-                    continue;
+                if let Some(document) = current.as_mut() {
+                    index_node(document, &mut stack, node, at);
                 }
-                let (path, key_at) = match stack.last_mut() {
-                    None => (String::new(), None),
-                    Some(Frame::Mapping { path, key }) => {
-                        let (key, key_at) = key.take().unwrap_or_default();
-                        let path = if path.is_empty() {
-                            key
-                        } else {
-                            format!("{path}.{key}")
-                        };
-                        (path, Some(key_at))
-                    }
-                    Some(Frame::Sequence { path, next_index }) => {
-                        *next_index += 1;
-                        (format!("{path}[{}]", *next_index - 1), None)
-                    }
-                };
-                // A document with only `---` and comments parses as a null scalar: empty.
-                let null_root = matches!(node, Event::Scalar(text, ..) if matches!(text.as_ref(), "" | "~" | "null"));
-                if path.is_empty() && !null_root {
-                    document.root = Some(at);
-                    document.root_is_mapping = matches!(node, Event::MappingStart(..));
-                }
-                let scalar = match node {
-                    Event::Scalar(text, ..) => Some(text.to_string()),
-                    _ => None,
-                };
-                document.fields.entry(path.clone()).or_insert(FieldSite {
-                    key: key_at,
-                    value: at,
-                    collection: scalar.is_none(),
-                    scalar,
-                });
-                push_frame(&mut stack, node, path);
             }
             _ => {}
         }
@@ -229,6 +181,65 @@ pub fn index(text: &str) -> Result<Vec<DocumentIndex>, SyntaxError> {
         document.last_line = document.last_line.min(line_count);
     }
     Ok(documents)
+}
+
+/// Records a node (a scalar, or where a mapping or sequence starts) of `document`.
+fn index_node(document: &mut DocumentIndex, stack: &mut Vec<Frame>, node: &Event<'_>, at: LineCol) {
+    // A mapping key is a node too: remember it, it names the next value.
+    if let Some(Frame::Mapping { key, .. }) = stack.last_mut()
+        && key.is_none()
+    {
+        let name = match node {
+            Event::Scalar(text, ..) => text.to_string(),
+            _ => "?".to_string(),
+        };
+        *key = Some((name, at));
+        if !matches!(node, Event::Scalar(..)) {
+            // A complex key: skip its contents by giving them a throwaway frame.
+            push_frame(stack, node, "?".to_string());
+        }
+        return;
+    }
+    let (path, key_at) = value_path(stack);
+    // A document with only `---` and comments parses as a null scalar: empty.
+    let null_root =
+        matches!(node, Event::Scalar(text, ..) if matches!(text.as_ref(), "" | "~" | "null"));
+    if path.is_empty() && !null_root {
+        document.root = Some(at);
+        document.root_is_mapping = matches!(node, Event::MappingStart(..));
+    }
+    let scalar = match node {
+        Event::Scalar(text, ..) => Some(text.to_string()),
+        _ => None,
+    };
+    document.fields.entry(path.clone()).or_insert(FieldSite {
+        key: key_at,
+        value: at,
+        collection: scalar.is_none(),
+        scalar,
+    });
+    push_frame(stack, node, path);
+}
+
+/// The path of the value that comes next where the stack stands, and where its key is
+/// (values in sequences have none).
+fn value_path(stack: &mut [Frame]) -> (String, Option<LineCol>) {
+    match stack.last_mut() {
+        None => (String::new(), None),
+        Some(Frame::Mapping { path, key }) => {
+            let (key, key_at) = key.take().unwrap_or_default();
+            let path = if path.is_empty() {
+                key
+            } else {
+                format!("{path}.{key}")
+            };
+            (path, Some(key_at))
+        }
+        Some(Frame::Sequence { path, next_index }) => {
+            *next_index += 1;
+            (format!("{path}[{}]", *next_index - 1), None)
+        }
+    }
 }
 
 fn push_frame(stack: &mut Vec<Frame>, node: &Event<'_>, path: String) {

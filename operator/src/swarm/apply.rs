@@ -173,11 +173,12 @@ impl Applier<'_> {
                 self.create_service(name).await
             }
             (Kind::GlusterVolume, _) => {
-                let Some(Spec::GlusterVolume(spec)) = self.spec(Kind::GlusterVolume, name) else {
+                let Some(Spec::GlusterVolume(_)) = self.spec(Kind::GlusterVolume, name) else {
                     return Ok(());
                 };
                 let writes =
-                    crate::gluster::apply::apply(&GlusterCli::default(), spec, change).await?;
+                    crate::gluster::apply::apply(&GlusterCli::default(), name, &change.volume_ops)
+                        .await?;
                 self.writes.fetch_add(writes, Ordering::Relaxed);
                 Ok(())
             }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use bollard::models::{ServiceUpdateStatus, ServiceUpdateStatusStateEnum as State};
 
 use super::*;
-use crate::commands::validate::{ValidateOptions, validate_dir};
 use crate::resources::{Desired, Spec};
+use crate::source::validate::{ValidateOptions, validate_dir};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")

@@ -7,9 +7,9 @@ use bollard::models::{ServiceUpdateStatus, ServiceUpdateStatusStateEnum as State
 use prometheus_client::metrics::counter::Counter;
 
 use super::*;
-use crate::commands::validate::{ValidateOptions, validate_dir};
 use crate::controller::fake::FakeEngine;
 use crate::resources::{Kind, Spec};
+use crate::source::validate::{ValidateOptions, validate_dir};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")

@@ -8,11 +8,11 @@ use std::sync::atomic::Ordering;
 use prometheus_client::metrics::counter::Counter;
 
 use super::*;
-use crate::commands::validate::validate_dir;
 use crate::controller::events::Reason;
 use crate::controller::fake::FakeEngine;
 use crate::controller::lease::LeaseState;
 use crate::controller::shared::Snapshot;
+use crate::source::validate::validate_dir;
 use crate::swarm::live::Live;
 
 fn fixtures() -> PathBuf {

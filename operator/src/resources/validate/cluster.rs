@@ -146,6 +146,11 @@ fn check_bricks(resource: &Resource, spec: &GlusterVolumeSpec, findings: &mut Fi
             );
         }
     }
+    check_replica_sets(resource, spec, findings);
+}
+
+/// The bricks must split into whole replica sets, each copy on its own node.
+fn check_replica_sets(resource: &Resource, spec: &GlusterVolumeSpec, findings: &mut Findings) {
     let replica = spec.replica as usize;
     if replica == 0 {
         return;

@@ -5,6 +5,7 @@
 //! about, so a rule never has to know about files or line numbers.
 
 mod cluster;
+pub mod policy;
 mod service;
 
 use std::collections::HashMap;
@@ -12,7 +13,7 @@ use std::path::Path;
 
 use crate::diagnostics::{Location, Problem};
 use crate::resources::{Desired, Kind, Resource};
-use crate::source::policy::Policy;
+use policy::Policy;
 
 /// Label keys starting with this prefix are shoal's own bookkeeping on swarm objects.
 pub const RESERVED_LABEL_PREFIX: &str = "io.shoal.";

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use super::policy::Policy;
 use super::{Findings, check_labels, is_octal_mode};
 use crate::resources::constraint::Constraint;
 use crate::resources::quantity::{Cpus, MemorySize};
@@ -12,7 +13,6 @@ use crate::resources::service::{
     UpdateConfig, UpdateOrder, looks_secret,
 };
 use crate::resources::{Desired, Resource};
-use crate::source::policy::Policy;
 
 /// Networks every swarm has, which services may name without declaring.
 const BUILTIN_NETWORKS: [&str; 2] = ["host", "ingress"];

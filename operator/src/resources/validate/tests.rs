@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::diagnostics;
-use crate::source::{Loaded, load_text, policy::Policy};
+use crate::source::{Loaded, load_text};
 
+use super::policy::Policy;
 use super::validate;
 
 /// Loads `yaml` as the file `t.yaml` and returns every problem, rendered, in order.
@@ -32,7 +33,7 @@ fn service(name: &str, extra_spec: &str) -> String {
 #[test]
 fn the_example_desired_state_is_valid_without_warnings() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../desired-state");
-    let validation = crate::commands::validate::validate_dir(&dir, &Default::default()).unwrap();
+    let validation = crate::source::validate::validate_dir(&dir, &Default::default()).unwrap();
     let rendered: Vec<String> = validation
         .problems
         .iter()
