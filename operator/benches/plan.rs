@@ -7,10 +7,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use shoal::observe::live::Live;
 use shoal::plan;
 use shoal::resources::{Desired, Spec};
 use shoal::source::validate::{ValidateOptions, validate_dir};
-use shoal::swarm::live::Live;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")

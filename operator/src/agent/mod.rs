@@ -5,7 +5,6 @@
 //! makes a brick's last directory only), and every declared directory (and every bind
 //! source on the volume) exists with its owner and mode. Status is served over HTTP.
 
-pub mod client;
 pub mod mounts;
 pub mod report;
 

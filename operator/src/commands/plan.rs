@@ -7,10 +7,10 @@ use std::path::Path;
 use bollard::Docker;
 
 use crate::commands::validate::print_problems;
+use crate::observe::live::Live;
 use crate::plan::{self, Plan};
 use crate::source::validate::{ValidateOptions, Validation, validate_dir};
 use crate::swarm::engine;
-use crate::swarm::live::Live;
 
 /// The validated desired-state, the engine, what it runs, and the plan between them.
 pub struct Prepared {

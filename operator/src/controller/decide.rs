@@ -9,10 +9,11 @@ use super::shared::Snapshot;
 use super::status::{
     self, Condition, ConditionReason, DriftPolicy, Health, ResourceKey, ResourceStatus, Sync,
 };
+use crate::diff;
+use crate::observe::live::Live;
 use crate::plan::{self, Action, Blocked, Change, Plan};
 use crate::resources::{Kind, Resource};
 use crate::swarm::labels;
-use crate::swarm::live::Live;
 use crate::swarm::rollout::{self, Rollout};
 
 /// What the controller remembers of a resource between its reconciles.
@@ -115,7 +116,7 @@ fn decide_change(
         return Decision::Blocked(why.clone());
     }
     if let Some(resource) = resource {
-        let hash = labels::desired_hash(&resource.spec);
+        let hash = diff::desired_hash(&resource.spec);
         if let Some(message) = rolled_back(change, live, &hash, memory.written_hash.as_deref()) {
             let first = !memory.previous.as_ref().is_some_and(|previous| {
                 previous.desired_hash == hash
@@ -249,7 +250,7 @@ fn status_of(
         conditions: condition.into_iter().collect(),
         last_applied_revision: previous.and_then(|p| p.last_applied_revision.clone()),
         last_applied: previous.and_then(|p| p.last_applied),
-        desired_hash: labels::desired_hash(&resource.spec),
+        desired_hash: diff::desired_hash(&resource.spec),
     }
 }
 

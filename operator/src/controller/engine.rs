@@ -9,12 +9,12 @@ use bollard::Docker;
 
 use super::lease::{Lease, LeaseState};
 use crate::observe::ObserveError;
+use crate::observe::live::Live;
 use crate::plan::{Change, Plan};
 use crate::resources::{Desired, Kind};
 use crate::swarm::apply::ApplyError;
 use crate::swarm::engine::EngineError;
 use crate::swarm::labels;
-use crate::swarm::live::Live;
 
 pub trait Engine: Send + Sync + 'static {
     /// Everything a plan of `desired` needs: the swarm, GlusterFS, the agents (on
@@ -73,7 +73,7 @@ impl Engine for Docker {
     }
 
     async fn managed(&self) -> Result<Vec<(Kind, String)>, EngineError> {
-        let live = crate::swarm::engine::observe(self).await?;
+        let live = crate::observe::swarm::observe(self).await?;
         let services = live
             .services
             .iter()

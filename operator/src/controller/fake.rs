@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::engine::Engine;
 use super::lease::{Lease, LeaseState};
 use crate::observe::ObserveError;
+use crate::observe::live::Live;
 use crate::plan::Change;
 use crate::resources::{Desired, Kind};
 use crate::swarm::apply::ApplyError;
 use crate::swarm::engine::EngineError;
-use crate::swarm::live::Live;
 
 #[derive(Default)]
 pub struct FakeEngine {

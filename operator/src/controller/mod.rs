@@ -13,6 +13,7 @@ pub mod observation;
 pub mod queue;
 pub mod reconcile;
 pub mod run;
+pub mod server;
 pub mod shared;
 pub mod source;
 pub mod status;

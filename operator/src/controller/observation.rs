@@ -18,7 +18,7 @@ use tokio::sync::Mutex;
 use super::engine::Engine;
 use super::shared::Snapshot;
 use crate::observe::ObserveError;
-use crate::swarm::live::Live;
+use crate::observe::live::Live;
 
 struct Taken {
     /// When the observation started: the conservative age.

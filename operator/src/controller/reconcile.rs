@@ -13,9 +13,9 @@ use super::observation::SharedObservation;
 use super::queue::Outcome;
 use super::shared::{Shared, Snapshot};
 use super::status::{Condition, ConditionReason, Health, ResourceKey, ResourceStatus, Sync};
+use crate::observe::live::Live;
 use crate::plan::{Action, Change};
 use crate::swarm::engine::EngineError;
-use crate::swarm::live::Live;
 
 /// How long a resource waiting on another (a volume not mounted yet) waits before it is
 /// looked at again.

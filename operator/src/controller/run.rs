@@ -71,7 +71,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         .await
         .map_err(|e| RunError::Listen(options.listen, e))?;
     tracing::info!(listen = %options.listen, identity = %options.identity, "shoal run");
-    let app = crate::server::router(shared.clone());
+    let app = crate::controller::server::router(shared.clone());
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let docker = crate::swarm::engine::connect().await?;
 

@@ -12,8 +12,8 @@ use super::decide::Memory;
 use super::events::{Event, EventLog};
 use super::metrics::Metrics;
 use super::status::{Condition, ConditionReason, ResourceKey, ResourceStatus, Sync};
+use crate::diff;
 use crate::resources::Desired;
-use crate::swarm::labels;
 
 /// One valid desired-state and the revision it came from.
 #[derive(Debug)]
@@ -114,7 +114,7 @@ impl Shared {
             .map(|r| {
                 (
                     ResourceKey::new(r.kind(), r.name()),
-                    labels::desired_hash(&r.spec),
+                    diff::desired_hash(&r.spec),
                 )
             })
             .collect();
@@ -137,7 +137,7 @@ impl Shared {
                 || previous.desired.resources.len() != hashes.len()
                 || previous.desired.resources.iter().any(|r| {
                     hashes.get(&ResourceKey::new(r.kind(), r.name()))
-                        != Some(&labels::desired_hash(&r.spec))
+                        != Some(&diff::desired_hash(&r.spec))
                 })
         });
         *self

@@ -9,9 +9,9 @@ use std::time::SystemTime;
 use bollard::models::NodeState;
 use serde::Serialize;
 
+use crate::observe::live::Live;
 use crate::plan::Plan;
 use crate::resources::{Desired, Kind, Resource};
-use crate::swarm::live::Live;
 use crate::swarm::rollout::Rollout;
 
 /// A resource's identity in the queue, the status and events: `Service/web`.

@@ -5,6 +5,8 @@
 //! quantities compare by value, env compares by name, and only the fields desired-state
 //! owns are looked at. What remains different is drift.
 
+pub mod network;
+pub mod node;
 pub mod observed;
 
 use std::collections::BTreeMap;
@@ -13,12 +15,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::resources::Spec;
 use crate::resources::constraint::Constraint;
 use crate::resources::service::{
-    FailureAction, Healthcheck, Placement, Resources, RestartCondition, RestartPolicy, SecretRef,
-    ServiceMode, ServiceSpec, UpdateConfig, UpdateOrder, looks_secret,
+    FailureAction, Healthcheck, Placement, Resources, RestartCondition, RestartPolicy,
+    SECRET_DEFAULT_MODE, SecretRef, ServiceMode, ServiceSpec, UpdateConfig, UpdateOrder,
+    looks_secret,
 };
-use crate::swarm::render::SECRET_DEFAULT_MODE;
 
 /// One field that differs: its path (`resources.limits.memory`) and both values, rendered
 /// for people; `None` is unset.
@@ -71,6 +74,21 @@ pub fn spec_hash(spec: &impl Serialize) -> String {
     let json = serde_json::to_vec(spec).expect("specs always serialize");
     let digest = Sha256::digest(&json);
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The hash of a desired spec (its canonical form for services), the same for the same
+/// spec in any revision: written as SPEC_HASH on the objects, compared by `shoal run` to
+/// tell its own writes from others' (drift) and a rolled-back spec from the one desired.
+pub fn desired_hash(spec: &Spec) -> String {
+    match spec {
+        Spec::Service(spec) => service_hash(spec),
+        other => spec_hash(other),
+    }
+}
+
+/// `desired_hash` of a service spec.
+pub fn service_hash(spec: &ServiceSpec) -> String {
+    spec_hash(&canonical(spec))
 }
 
 /// The canonical JSON of a service spec, the form every comparison uses.

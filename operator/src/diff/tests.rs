@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::swarm::live::Live;
+use crate::observe::live::Live;
 
 fn spec(yaml: &str) -> ServiceSpec {
     serde_saphyr::from_str(yaml).unwrap()

@@ -3,7 +3,6 @@
 
 pub mod apply;
 pub mod cli;
-pub mod observe;
 pub mod ops;
 pub mod xml;
 

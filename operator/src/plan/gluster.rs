@@ -10,9 +10,9 @@ use serde::Serialize;
 
 use super::{Action, Blocked, Change};
 use crate::diff::FieldChange;
-use crate::gluster::observe::{GlusterLive, VolumeState};
 use crate::gluster::ops::VolumeOp;
 use crate::gluster::xml::VolumeStatus;
+use crate::observe::gluster::{GlusterLive, VolumeState};
 use crate::resources::gluster_volume::GlusterVolumeSpec;
 use crate::resources::{Desired, Kind};
 
@@ -303,9 +303,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::gluster::observe::{PeerState, VolumeState};
     use crate::gluster::recorded;
     use crate::gluster::xml;
+    use crate::observe::gluster::{PeerState, VolumeState};
     use crate::source::{Loaded, load_text};
 
     /// The pool as node1 saw it in the lab, from the recorded answers of `state`.

@@ -18,11 +18,10 @@ pub use blocked::Blocked;
 
 use crate::diff::{self, FieldChange, observed};
 use crate::gluster::ops::VolumeOp;
-use crate::resources::network::NetworkSpec;
-use crate::resources::node::{Availability, NodeSpec};
+use crate::observe::live::Live;
+use crate::resources::node::Availability;
 use crate::resources::{Desired, Kind, Resource};
 use crate::swarm::labels;
-use crate::swarm::live::Live;
 use crate::swarm::render::{self as engine_render, RenderError};
 
 /// What a change does to its object.
@@ -168,7 +167,7 @@ fn plan_nodes(desired: &Desired, live: &Live, plan: &mut Plan) {
             });
             continue;
         };
-        let fields = node_changes(spec, node.spec.as_ref());
+        let fields = diff::node::changes(spec, node.spec.as_ref());
         if !fields.is_empty() {
             plan.changes.push(Change {
                 kind: Kind::Node,
@@ -185,86 +184,10 @@ fn plan_nodes(desired: &Desired, live: &Live, plan: &mut Plan) {
     }
 }
 
-/// Node labels are shared with people and other tools: shoal compares only the labels it
-/// declares, plus the ones it set before and no longer declares (listed in a bookkeeping
-/// label), which it removes.
-pub fn node_changes(spec: &NodeSpec, live: Option<&bollard::models::NodeSpec>) -> Vec<FieldChange> {
-    let live_labels = live.and_then(|s| s.labels.clone()).unwrap_or_default();
-    let previously_owned: HashSet<&str> = live_labels
-        .get(labels::NODE_LABELS)
-        .map(|keys| keys.split(',').filter(|k| !k.is_empty()).collect())
-        .unwrap_or_default();
-    let mut fields = Vec::new();
-    let keys: BTreeMap<&str, ()> = spec
-        .labels
-        .keys()
-        .map(String::as_str)
-        .chain(previously_owned.iter().copied())
-        .map(|k| (k, ()))
-        .collect();
-    for key in keys.keys() {
-        let from = live_labels.get(*key).cloned();
-        let to = spec.labels.get(*key).cloned();
-        if from != to {
-            fields.push(FieldChange {
-                path: format!("labels.{key}"),
-                from,
-                to,
-            });
-        }
-    }
-    let live_availability = live
-        .and_then(|s| s.availability)
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "active".to_string());
-    let desired_availability = match spec.availability {
-        Availability::Active => "active",
-        Availability::Pause => "pause",
-        Availability::Drain => "drain",
-    };
-    if live_availability != desired_availability {
-        fields.push(FieldChange {
-            path: "availability".into(),
-            from: Some(live_availability),
-            to: Some(desired_availability.into()),
-        });
-    }
-    fields
-}
-
-/// The fields of a network that matter, as flat (path, value) pairs.
-fn network_fields(spec: &NetworkSpec) -> BTreeMap<String, serde_json::Value> {
-    let mut fields = BTreeMap::new();
-    let value = serde_json::to_value(spec).expect("specs always serialize");
-    diff::flatten("", &value, &mut fields);
-    fields
-}
-
-/// A live network read back as a spec, shoal's bookkeeping labels left out (desired-state
-/// cannot hold them: validation reserves the prefix).
-fn observed_network(network: &bollard::models::Network) -> NetworkSpec {
-    NetworkSpec {
-        driver: Default::default(),
-        attachable: network.attachable.unwrap_or(false),
-        internal: network.internal.unwrap_or(false),
-        encrypted: network
-            .options
-            .as_ref()
-            .is_some_and(|o| o.contains_key("encrypted")),
-        labels: network
-            .labels
-            .iter()
-            .flatten()
-            .filter(|(k, _)| !k.starts_with(labels::PREFIX))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    }
-}
-
 fn plan_networks(desired: &Desired, live: &Live, plan: &mut Plan) {
     for (resource, spec) in desired.networks() {
         let name = resource.name().to_string();
-        let desired_fields = network_fields(spec);
+        let desired_fields = diff::network::fields(spec);
         let Some(network) = live.network(&name) else {
             plan.changes.push(Change {
                 kind: Kind::Network,
@@ -294,7 +217,10 @@ fn plan_networks(desired: &Desired, live: &Live, plan: &mut Plan) {
             });
             continue;
         }
-        let fields = diff::changes(&network_fields(&observed_network(network)), &desired_fields);
+        let fields = diff::changes(
+            &diff::network::fields(&diff::network::observed(network)),
+            &desired_fields,
+        );
         if fields.is_empty() {
             continue;
         }

@@ -6,12 +6,12 @@
 use serde::Serialize;
 
 use super::Blocked;
-use crate::agent::client::AgentReports;
 use crate::gluster::xml::VolumeStatus;
+use crate::observe::agents::AgentReports;
+use crate::observe::live::Live;
 use crate::resources::constraint::{Constraint, NodeFacts};
 use crate::resources::service::MountKind;
 use crate::resources::{Desired, ServiceSpec};
-use crate::swarm::live::Live;
 
 /// The state of one volume's mount on one node, from that node's agent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -195,7 +195,7 @@ fn node_labels_set_by_others_are_left_alone() {
         availability: Availability::Active,
     };
     assert_eq!(
-        node_changes(&desired_spec, Some(&spec)),
+        crate::diff::node::changes(&desired_spec, Some(&spec)),
         Vec::<FieldChange>::new()
     );
     // A label shoal set before and no longer declares is removed.
@@ -204,7 +204,7 @@ fn node_labels_set_by_others_are_left_alone() {
         ..desired_spec
     };
     assert_eq!(
-        node_changes(&without, Some(&spec)),
+        crate::diff::node::changes(&without, Some(&spec)),
         vec![field("labels.tier", Some("front"), None)]
     );
 }
@@ -239,8 +239,8 @@ fn text_output_reads_like_terraform() {
 }
 
 /// The example's volume, started, as observed (bricks and options do not matter here).
-fn started_volume() -> crate::gluster::observe::VolumeState {
-    crate::gluster::observe::VolumeState {
+fn started_volume() -> crate::observe::gluster::VolumeState {
+    crate::observe::gluster::VolumeState {
         name: "storage".into(),
         status: crate::gluster::xml::VolumeStatus::Started,
         replica: 3,
@@ -255,7 +255,7 @@ fn started_volume() -> crate::gluster::observe::VolumeState {
 
 #[test]
 fn a_service_on_a_gluster_volume_waits_until_the_volume_is_started() {
-    use crate::gluster::observe::GlusterLive;
+    use crate::observe::gluster::GlusterLive;
     let example = validate_dir(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../desired-state"),
         &ValidateOptions::default(),
@@ -316,7 +316,7 @@ fn agent_report(node: &str, mounted: bool) -> crate::agent::report::AgentStatus 
 
 #[test]
 fn a_service_on_a_gluster_volume_waits_until_its_nodes_have_it_mounted() {
-    use crate::gluster::observe::GlusterLive;
+    use crate::observe::gluster::GlusterLive;
     let example = validate_dir(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../desired-state"),
         &ValidateOptions::default(),

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::quantity::{Cpus, Duration, MemorySize};
 
+/// Default file mode of a mounted secret, as the docker CLI sets it.
+pub const SECRET_DEFAULT_MODE: u32 = 0o444;
+
 /// Desired state of a swarm service.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -13,13 +13,14 @@ use bollard::Docker;
 use bollard::models::{NodeSpec as EngineNode, NodeSpecAvailabilityEnum};
 use bollard::query_parameters::{InspectServiceOptions, UpdateNodeOptions, UpdateServiceOptions};
 
+use crate::diff;
 use crate::gluster::cli::GlusterCli;
+use crate::observe::live::Live;
 use crate::plan::{Action, Change, Plan};
 use crate::resources::node::Availability;
 use crate::resources::{Desired, Kind, Spec};
 use crate::swarm::engine::EngineError;
 use crate::swarm::labels;
-use crate::swarm::live::Live;
 use crate::swarm::render;
 
 /// What an apply did.
@@ -145,7 +146,7 @@ impl Applier<'_> {
                 let Some(desired @ Spec::Network(spec)) = self.spec(Kind::Network, name) else {
                     return Ok(());
                 };
-                let hash = labels::desired_hash(desired);
+                let hash = diff::desired_hash(desired);
                 let request =
                     render::network(name, spec, labels::managed(name, &hash, self.revision));
                 self.wrote();
@@ -191,7 +192,7 @@ impl Applier<'_> {
         name: &str,
         spec: &crate::resources::ServiceSpec,
     ) -> HashMap<String, String> {
-        let hash = labels::service_hash(spec);
+        let hash = diff::service_hash(spec);
         let mut all = labels::managed(name, &hash, self.revision);
         if let Some(check) = &spec.healthcheck {
             let json = serde_json::to_string(check).expect("a health check always serializes");

@@ -1,11 +1,8 @@
-//! Connecting to a Docker engine the way the docker CLI does, and observing a swarm.
+//! Connecting to a Docker engine the way the docker CLI does, and what its errors mean.
 
 use std::collections::HashMap;
 
 use bollard::Docker;
-use bollard::query_parameters::{ListServicesOptions, ListTasksOptions};
-
-use crate::swarm::live::Live;
 
 /// Why the engine could not be reached or answered with an error.
 #[derive(Debug, thiserror::Error)]
@@ -62,30 +59,6 @@ pub async fn connect() -> Result<Docker, EngineError> {
     };
     let docker = Docker::connect_with_defaults().map_err(connect_error)?;
     docker.negotiate_version().await.map_err(connect_error)
-}
-
-/// The whole swarm in five list calls, run concurrently: services (with task counts),
-/// tasks, nodes, networks, secrets. One list beats one inspect per object.
-pub async fn observe(docker: &Docker) -> Result<Live, EngineError> {
-    let services = docker.list_services(Some(ListServicesOptions {
-        status: Some(true),
-        ..Default::default()
-    }));
-    let tasks = docker.list_tasks(None::<ListTasksOptions>);
-    let nodes = docker.list_nodes(None);
-    let networks = docker.list_networks(None);
-    let secrets = docker.list_secrets(None);
-    let (services, tasks, nodes, networks, secrets) =
-        tokio::join!(services, tasks, nodes, networks, secrets);
-    Ok(Live {
-        services: services.map_err(EngineError::call("listing services"))?,
-        tasks: tasks.map_err(EngineError::call("listing tasks"))?,
-        nodes: nodes.map_err(EngineError::call("listing nodes"))?,
-        networks: networks.map_err(EngineError::call("listing networks"))?,
-        secrets: secrets.map_err(EngineError::call("listing secrets"))?,
-        gluster: None,
-        agents: None,
-    })
 }
 
 /// Filters for list calls, in the engine's `{"key": ["value"]}` form.

@@ -4,9 +4,6 @@
 
 use std::collections::HashMap;
 
-use crate::diff;
-use crate::resources::{ServiceSpec, Spec};
-
 /// `shoal` on every object shoal created; objects without it are never changed.
 pub const MANAGED_BY: &str = "io.shoal.managed-by";
 /// The resource's name in desired-state.
@@ -43,19 +40,4 @@ pub fn managed(name: &str, spec_hash: &str, revision: Option<&str>) -> HashMap<S
         labels.insert(REVISION.to_string(), revision.to_string());
     }
     labels
-}
-
-/// The hash of a desired spec (its canonical form for services), the same for the same
-/// spec in any revision: written as SPEC_HASH on the objects, compared by `shoal run` to
-/// tell its own writes from others' (drift) and a rolled-back spec from the one desired.
-pub fn desired_hash(spec: &Spec) -> String {
-    match spec {
-        Spec::Service(spec) => service_hash(spec),
-        other => diff::spec_hash(other),
-    }
-}
-
-/// `desired_hash` of a service spec.
-pub fn service_hash(spec: &ServiceSpec) -> String {
-    diff::spec_hash(&diff::canonical(spec))
 }

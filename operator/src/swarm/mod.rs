@@ -4,7 +4,6 @@
 pub mod apply;
 pub mod engine;
 pub mod labels;
-pub mod live;
 pub mod render;
 pub mod rollout;
 pub mod wait;

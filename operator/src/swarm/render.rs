@@ -17,15 +17,13 @@ use bollard::models::{
     TaskSpecRestartPolicyConditionEnum,
 };
 
+use crate::observe::live::Live;
 use crate::resources::network::NetworkSpec;
+use crate::resources::service::SECRET_DEFAULT_MODE;
 use crate::resources::service::{
     FailureAction, MountKind, Protocol, PublishMode, ResourceAmounts, RestartCondition,
     ServiceMode, ServiceSpec, UpdateConfig, UpdateOrder,
 };
-use crate::swarm::live::Live;
-
-/// Default file mode of a mounted secret, as the docker CLI sets it.
-pub const SECRET_DEFAULT_MODE: u32 = 0o444;
 
 /// Why a desired service cannot be written for the engine yet.
 #[derive(Clone, Debug, PartialEq, Eq)]

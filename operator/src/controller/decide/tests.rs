@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use bollard::models::{ServiceUpdateStatus, ServiceUpdateStatusStateEnum as State};
 
 use super::*;
+use crate::diff;
 use crate::resources::{Desired, Spec};
 use crate::source::validate::{ValidateOptions, validate_dir};
 
@@ -36,7 +37,7 @@ fn web() -> ResourceKey {
 }
 
 fn hash_of(desired: &Desired, key: &ResourceKey) -> String {
-    labels::desired_hash(&desired.find(key.kind, &key.name).unwrap().spec)
+    diff::desired_hash(&desired.find(key.kind, &key.name).unwrap().spec)
 }
 
 /// desired-state with web's replicas set to `replicas`.

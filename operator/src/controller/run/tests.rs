@@ -12,8 +12,8 @@ use crate::controller::events::Reason;
 use crate::controller::fake::FakeEngine;
 use crate::controller::lease::LeaseState;
 use crate::controller::shared::Snapshot;
+use crate::observe::live::Live;
 use crate::source::validate::validate_dir;
-use crate::swarm::live::Live;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")

@@ -17,10 +17,10 @@ pub struct Live {
     pub secrets: Vec<Secret>,
     /// The GlusterFS pool, when desired-state has volumes: observed, or why it could not be.
     #[serde(skip)]
-    pub gluster: Option<Result<crate::gluster::observe::GlusterLive, String>>,
+    pub gluster: Option<Result<crate::observe::gluster::GlusterLive, String>>,
     /// What the agents on the nodes report, when they were asked.
     #[serde(skip)]
-    pub agents: Option<crate::agent::client::AgentReports>,
+    pub agents: Option<crate::observe::agents::AgentReports>,
 }
 
 impl Live {

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::cli::{CliError, GlusterCli};
-use super::xml::{self, BrickStatus, HealSummary, Peer, VolumeInfo, VolumeStatus};
+use crate::gluster::cli::{CliError, GlusterCli};
+use crate::gluster::xml::{self, BrickStatus, HealSummary, Peer, VolumeInfo, VolumeStatus};
 use crate::resources::Desired;
 
 /// The observed pool, for the volumes desired-state declares.

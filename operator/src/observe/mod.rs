@@ -1,15 +1,20 @@
-//! Observing everything a plan needs in one call: the swarm (five list calls), and when
-//! desired-state has GlusterVolumes, the gluster pool and the agents of the nodes.
+//! Everything that reads the live world, into one `Live`: the swarm (five list calls),
+//! and when desired-state has GlusterVolumes, the gluster pool (through the gluster CLI)
+//! and the agents of the nodes (over HTTP). Nothing here writes.
+
+pub mod agents;
+pub mod gluster;
+pub mod live;
+pub mod swarm;
 
 use std::time::Duration;
 
 use bollard::Docker;
 
-use crate::agent::client as agent_client;
-use crate::gluster::{self, cli::GlusterCli};
+use crate::gluster::cli::GlusterCli;
 use crate::resources::Desired;
-use crate::swarm::engine::{self, EngineError};
-use crate::swarm::live::Live;
+use crate::swarm::engine::EngineError;
+use live::Live;
 
 /// How long an agent may take to answer before its node counts as unreachable.
 const AGENT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -30,14 +35,14 @@ pub async fn observe(
     desired: &Desired,
     agent_port: Option<u16>,
 ) -> Result<Live, ObserveError> {
-    let mut live = engine::observe(docker).await?;
+    let mut live = swarm::observe(docker).await?;
     if desired.gluster_volumes().next().is_some() {
-        let pool = gluster::observe::observe(&GlusterCli::default(), desired)
+        let pool = gluster::observe(&GlusterCli::default(), desired)
             .await
             .map_err(|e| ObserveError::Gluster(e.to_string()))?;
         live.gluster = Some(Ok(pool));
         if let Some(port) = agent_port {
-            live.agents = Some(agent_client::observe(&live.nodes, port, AGENT_TIMEOUT).await);
+            live.agents = Some(agents::observe(&live.nodes, port, AGENT_TIMEOUT).await);
         }
     }
     Ok(live)

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bollard::models::{Node, NodeState};
 
-use super::report::AgentStatus;
+use crate::agent::report::AgentStatus;
 
 /// What the agent of each node reported, by hostname, or why it could not be read.
 pub type AgentReports = BTreeMap<String, Result<AgentStatus, String>>;

@@ -1,0 +1,31 @@
+//! The swarm as the engine lists it: five list calls, run concurrently.
+
+use bollard::Docker;
+use bollard::query_parameters::{ListServicesOptions, ListTasksOptions};
+
+use super::live::Live;
+use crate::swarm::engine::EngineError;
+
+/// The whole swarm in five list calls, run concurrently: services (with task counts),
+/// tasks, nodes, networks, secrets. One list beats one inspect per object.
+pub async fn observe(docker: &Docker) -> Result<Live, EngineError> {
+    let services = docker.list_services(Some(ListServicesOptions {
+        status: Some(true),
+        ..Default::default()
+    }));
+    let tasks = docker.list_tasks(None::<ListTasksOptions>);
+    let nodes = docker.list_nodes(None);
+    let networks = docker.list_networks(None);
+    let secrets = docker.list_secrets(None);
+    let (services, tasks, nodes, networks, secrets) =
+        tokio::join!(services, tasks, nodes, networks, secrets);
+    Ok(Live {
+        services: services.map_err(EngineError::call("listing services"))?,
+        tasks: tasks.map_err(EngineError::call("listing tasks"))?,
+        nodes: nodes.map_err(EngineError::call("listing nodes"))?,
+        networks: networks.map_err(EngineError::call("listing networks"))?,
+        secrets: secrets.map_err(EngineError::call("listing secrets"))?,
+        gluster: None,
+        agents: None,
+    })
+}

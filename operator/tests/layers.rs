@@ -1,0 +1,122 @@
+//! The modules keep the one-way flow of lib.rs's map: no module imports one of a layer
+//! above its own. Read from the sources: every `crate::` path outside test code is
+//! resolved to the longest module prefix in LAYERS below.
+
+use std::path::{Path, PathBuf};
+
+/// Upper to lower, as lib.rs draws them.
+const ORDER: [&str; 11] = [
+    "commands",
+    "controller",
+    "agent",
+    "apply",
+    "plan",
+    "diff",
+    "observe",
+    "adapters",
+    "source",
+    "resources",
+    "diagnostics",
+];
+
+/// Module path prefix -> layer; the longest prefix wins.
+const LAYERS: [(&str, &str); 21] = [
+    ("commands", "commands"),
+    ("controller", "controller"),
+    ("agent", "agent"),
+    ("agent::report", "adapters"),
+    ("swarm", "adapters"),
+    ("swarm::apply", "apply"),
+    ("swarm::wait", "apply"),
+    ("swarm::render", "diff"),
+    ("gluster", "adapters"),
+    ("gluster::apply", "apply"),
+    ("plan", "plan"),
+    ("diff", "diff"),
+    ("observe", "observe"),
+    ("source", "source"),
+    ("schema", "source"),
+    ("resources", "resources"),
+    ("diagnostics", "diagnostics"),
+    ("lib", "commands"),
+    ("main", "commands"),
+    ("swarm::engine", "adapters"),
+    ("gluster::ops", "adapters"),
+];
+
+fn rank(module: &str) -> usize {
+    let layer = LAYERS
+        .iter()
+        .filter(|(prefix, _)| module == *prefix || module.starts_with(&format!("{prefix}::")))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map(|(_, layer)| *layer)
+        .unwrap_or_else(|| panic!("module {module} has no layer: add it to LAYERS"));
+    ORDER.iter().position(|l| *l == layer).unwrap()
+}
+
+fn sources(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("tests.rs") {
+            found.push(path);
+        }
+    }
+}
+
+/// `controller::decide` for src/controller/decide.rs.
+fn module_of(src: &Path, file: &Path) -> String {
+    let relative = file.strip_prefix(src).unwrap().with_extension("");
+    let parts: Vec<&str> = relative.iter().map(|p| p.to_str().unwrap()).collect();
+    let parts = match parts.split_last() {
+        Some((&"mod", rest)) => rest,
+        _ => &parts[..],
+    };
+    parts.join("::")
+}
+
+/// The `crate::a::b` paths of production code in `text` (test modules cut off).
+fn crate_paths(text: &str) -> Vec<String> {
+    let production = text.split("#[cfg(test)]\nmod tests").next().unwrap();
+    production
+        .match_indices("crate::")
+        .map(|(at, _)| {
+            production[at + "crate::".len()..]
+                .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                .next()
+                .unwrap()
+                .trim_end_matches(':')
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn no_module_imports_one_of_an_upper_layer() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut upward = Vec::new();
+    for file in &files {
+        let module = module_of(&src, file);
+        let text = std::fs::read_to_string(file).unwrap();
+        for path in crate_paths(&text) {
+            if rank(&path) < rank(&module) {
+                upward.push(format!("{module} -> {path}"));
+            }
+        }
+    }
+    assert!(files.len() > 50, "{} source files found", files.len());
+    assert_eq!(upward, Vec::<String>::new());
+}
+
+#[test]
+fn the_check_sees_an_upward_import() {
+    let text = "use crate::plan::Plan;\nfn f() { crate::controller::run(); }\n\
+                #[cfg(test)]\nmod tests { use crate::commands::x; }\n";
+    assert_eq!(crate_paths(text), ["plan::Plan", "controller::run"]);
+    assert!(rank("controller::run") < rank("diff"));
+    assert!(rank("swarm::apply") < rank("plan"));
+    assert!(rank("swarm::labels") > rank("plan"));
+}
