@@ -14,7 +14,7 @@
 //! observe       everything that reads the live world into one `Live`: swarm lists,
 //!               gluster pool, agents' reports
 //! adapters      swarm::{engine, labels, rollout}, gluster::{cli, xml, ops},
-//!               agent::report: the engines' vocabulary, no decisions
+//!               agent::report, host: the engines' vocabulary, no decisions
 //! source        loading and validating a directory (with file:line:col), watch, git
 //! resources     the kinds (serde + schemars), validation rules, quantities
 //! diagnostics   problems with their places in the files
@@ -29,6 +29,7 @@ pub mod controller;
 pub mod diagnostics;
 pub mod diff;
 pub mod gluster;
+pub mod host;
 pub mod observe;
 pub mod plan;
 pub mod resources;

@@ -20,7 +20,7 @@ const ORDER: [&str; 11] = [
 ];
 
 /// Module path prefix -> layer; the longest prefix wins.
-const LAYERS: [(&str, &str); 21] = [
+const LAYERS: [(&str, &str); 22] = [
     ("commands", "commands"),
     ("controller", "controller"),
     ("agent", "agent"),
@@ -42,6 +42,7 @@ const LAYERS: [(&str, &str); 21] = [
     ("main", "commands"),
     ("swarm::engine", "adapters"),
     ("gluster::ops", "adapters"),
+    ("host", "adapters"),
 ];
 
 fn rank(module: &str) -> usize {

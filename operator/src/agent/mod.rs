@@ -29,17 +29,11 @@ pub struct AgentOptions {
     pub interval: Duration,
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
-}
-
 /// One pass: load desired-state (keeping `last_good` when it is invalid) and converge
 /// every volume.
 pub async fn reconcile(options: &AgentOptions, last_good: &mut Option<Desired>) -> AgentStatus {
     let mut status = AgentStatus {
-        hostname: hostname(),
+        hostname: crate::host::hostname(),
         ..AgentStatus::default()
     };
     match validate_dir(&options.dir, &options.validate) {

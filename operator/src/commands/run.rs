@@ -12,13 +12,8 @@ pub async fn run(options: RunOptions) -> miette::Result<u8> {
 
 /// This instance's name when none is given: `HOSTNAME-PID-RANDOM`.
 pub fn default_identity() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host = crate::host::hostname();
     // The pid alone repeats across containers (pid 1): a random suffix keeps two instances
     // from both believing they hold the lease.
-    format!(
-        "{}-{}-{:04x}",
-        host.trim(),
-        std::process::id(),
-        fastrand::u16(..)
-    )
+    format!("{}-{}-{:04x}", host, std::process::id(), fastrand::u16(..))
 }

@@ -108,9 +108,7 @@ pub async fn observe(cli: &GlusterCli, desired: &Desired) -> Result<GlusterLive,
         };
         volumes.push(volume_state(cli, info).await?);
     }
-    let local_hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
+    let local_hostname = crate::host::hostname();
     Ok(GlusterLive {
         local_hostname,
         peers: peers.into_iter().map(PeerState::from).collect(),
