@@ -556,3 +556,174 @@ fn of_two_instances_exactly_one_acts_and_the_other_takes_over() {
     assert_eq!(second.terminate(), Some(0));
     remove_lease(&lab, "shoal-lease-pair");
 }
+
+/// `name` publishing `port` in ingress mode.
+fn publishing(name: &str, port: u16) -> String {
+    format!("{WEB}  ports:\n    - target: 8080\n      published: {port}\n")
+        .replace("name: web", &format!("name: {name}"))
+}
+
+fn events_about(operator: &Operator, reason: &str, resource: &str) -> Vec<serde_json::Value> {
+    operator
+        .events()
+        .into_iter()
+        .filter(|e| e["reason"] == reason && e["resource"] == resource)
+        .collect()
+}
+
+fn version(lab: &Lab, service: &str) -> String {
+    lab.service_field(service, "{{.Version.Index}}")
+}
+
+/// One operator through a directory's life: converged, it writes nothing over resyncs;
+/// an edit under `report` is a change, not drift; a spec the engine rejects is written
+/// once; a deleted file prunes its service, a deletion of every service is refused; after
+/// a restart, drift is still known from the spec-hash label.
+#[test]
+fn a_directory_followed_through_edits_rejections_and_deletions() {
+    let lab = lab();
+    lab.reset();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |file: &str, text: &str| std::fs::write(dir.path().join(file), text).unwrap();
+    write("web.yaml", WEB);
+    write("reported.yaml", REPORTED);
+    let logs = tempfile::tempdir().unwrap();
+    let args = [
+        "--no-agents",
+        "--resync",
+        "5s",
+        "--lease-name",
+        "shoal-lease-dir",
+        "--lease-ttl",
+        "6s",
+        dir.path().to_str().unwrap(),
+    ];
+    let operator = lab.start_operator(19856, &logs.path().join("run-1.log"), &args);
+    wait_synced(&operator, "Service", "web");
+    wait_synced(&operator, "Service", "reported");
+
+    // Converged: four resyncs and their reconciles write nothing.
+    let before = (version(&lab, "web"), version(&lab, "reported"));
+    let synced = |o: &Operator| {
+        let (_, metrics) = o.get("/metrics");
+        metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("shoal_reconciles_total{kind=\"Service\",result=\"synced\"} ")
+            })
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let synced_before = synced(&operator);
+    std::thread::sleep(Duration::from_secs(22));
+    assert_eq!((version(&lab, "web"), version(&lab, "reported")), before);
+    assert!(
+        synced(&operator) >= synced_before + 8,
+        "{} then {}",
+        synced_before,
+        synced(&operator)
+    );
+
+    // An edit of a resource under `report` is desired-state changing: applied.
+    write(
+        "reported.yaml",
+        &REPORTED.replace("replicas: 1", "replicas: 2"),
+    );
+    operator.wait_for("reported applied", MINUTE, |o| {
+        o.event("Applied", Some("Service/reported"))
+    });
+    assert_eq!(replicas(&lab, "reported"), "2");
+    assert_eq!(
+        events_about(&operator, "DriftReported", "Service/reported"),
+        Vec::<serde_json::Value>::new()
+    );
+    assert_eq!(
+        events_about(&operator, "DriftDetected", "Service/reported"),
+        Vec::<serde_json::Value>::new()
+    );
+
+    // A port an unmanaged service holds: the engine rejects the create (400), once.
+    lab.docker(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "squatter",
+        "--publish",
+        "28090:8080",
+        "lab/web:1",
+    ]);
+    write("taker.yaml", &publishing("taker", 28090));
+    let failed = operator.wait_for("taker rejected", MINUTE, |o| {
+        o.event("ApplyFailed", Some("Service/taker"))
+    });
+    assert!(
+        failed["message"]
+            .as_str()
+            .unwrap()
+            .contains("already in use"),
+        "{failed}"
+    );
+    std::thread::sleep(Duration::from_secs(12));
+    let failures = events_about(&operator, "ApplyFailed", "Service/taker");
+    assert_eq!(
+        (failures.len(), &failures[0]["count"]),
+        (1, &serde_json::json!(1)),
+        "{failures:#?}"
+    );
+    let status = operator.resource("Service", "taker");
+    assert_eq!(
+        (&status["sync"], &status["conditions"][0]["reason"]),
+        (
+            &serde_json::json!("OutOfSync"),
+            &serde_json::json!("ApplyFailed")
+        ),
+        "{status}"
+    );
+    // Fixed in desired-state: created.
+    write("taker.yaml", &publishing("taker", 28091));
+    wait_synced(&operator, "Service", "taker");
+
+    // A deleted file prunes its service; deleting every service is refused.
+    std::fs::remove_file(dir.path().join("reported.yaml")).unwrap();
+    operator.wait_for("reported pruned", MINUTE, |o| {
+        o.event("Applied", Some("Service/reported"))
+            .filter(|e| e["message"] == "deleted (no longer in desired-state)")
+    });
+    assert!(
+        !lab.docker(&["service", "ls", "--format", "{{.Name}}"])
+            .lines()
+            .any(|l| l == "reported")
+    );
+    std::fs::remove_file(dir.path().join("web.yaml")).unwrap();
+    std::fs::remove_file(dir.path().join("taker.yaml")).unwrap();
+    operator.wait_for("the mass prune refused", MINUTE, |o| {
+        o.event("PruneRefused", None)
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let mut left: Vec<String> = lab
+        .docker(&["service", "ls", "--format", "{{.Name}}"])
+        .lines()
+        .map(String::from)
+        .collect();
+    left.sort();
+    assert_eq!(left, ["squatter", "taker", "web"]);
+    write("web.yaml", WEB);
+    write("taker.yaml", &publishing("taker", 28091));
+    assert_eq!(operator.terminate(), Some(0));
+
+    // Scaled while no operator runs: the restarted one remembers nothing, but web's
+    // spec-hash label names the desired spec it was written from, so this is drift.
+    lab.docker(&["service", "scale", "--detach", "web=3"]);
+    let operator = lab.start_operator(19856, &logs.path().join("run-2.log"), &args);
+    let corrected = operator.wait_for("DriftCorrected after a restart", MINUTE, |o| {
+        o.event("DriftCorrected", Some("Service/web"))
+    });
+    assert_eq!(
+        corrected["fields"],
+        serde_json::json!([{"path": "replicas", "desired": "2", "live": "3"}])
+    );
+    assert_eq!(replicas(&lab, "web"), "2");
+    assert_eq!(operator.terminate(), Some(0));
+    remove_lease(&lab, "shoal-lease-dir");
+}

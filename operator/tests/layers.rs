@@ -77,20 +77,36 @@ fn module_of(src: &Path, file: &Path) -> String {
     parts.join("::")
 }
 
-/// The `crate::a::b` paths of production code in `text` (test modules cut off).
+/// The `crate::a::b` paths of production code in `text` (test modules cut off); a group
+/// `crate::a::{b, c::d}` gives `a::b` and `a::c::d`.
 fn crate_paths(text: &str) -> Vec<String> {
     let production = text.split("#[cfg(test)]\nmod tests").next().unwrap();
-    production
-        .match_indices("crate::")
-        .map(|(at, _)| {
-            production[at + "crate::".len()..]
-                .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
-                .next()
-                .unwrap()
-                .trim_end_matches(':')
-                .to_string()
-        })
-        .collect()
+    let path_end = |s: &str| {
+        s.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .unwrap_or(s.len())
+    };
+    let mut paths = Vec::new();
+    for (at, _) in production.match_indices("crate::") {
+        let rest = &production[at + "crate::".len()..];
+        let path = &rest[..path_end(rest)];
+        let Some(group) = path
+            .strip_suffix("::")
+            .filter(|_| rest[path.len()..].starts_with('{'))
+        else {
+            paths.push(path.trim_end_matches(':').to_string());
+            continue;
+        };
+        let inside = &rest[path.len() + 1..rest.find('}').unwrap_or(rest.len())];
+        for item in inside.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let item = &item[..path_end(item)];
+            if item == "self" {
+                paths.push(group.to_string());
+            } else {
+                paths.push(format!("{group}::{item}"));
+            }
+        }
+    }
+    paths
 }
 
 #[test]
@@ -115,8 +131,18 @@ fn no_module_imports_one_of_an_upper_layer() {
 #[test]
 fn the_check_sees_an_upward_import() {
     let text = "use crate::plan::Plan;\nfn f() { crate::controller::run(); }\n\
+                use crate::swarm::{self, apply::Applier, labels};\n\
                 #[cfg(test)]\nmod tests { use crate::commands::x; }\n";
-    assert_eq!(crate_paths(text), ["plan::Plan", "controller::run"]);
+    assert_eq!(
+        crate_paths(text),
+        [
+            "plan::Plan",
+            "controller::run",
+            "swarm",
+            "swarm::apply::Applier",
+            "swarm::labels"
+        ]
+    );
     assert!(rank("controller::run") < rank("diff"));
     assert!(rank("swarm::apply") < rank("plan"));
     assert!(rank("swarm::labels") > rank("plan"));

@@ -1,5 +1,5 @@
 //! What an agent reports at `/api/v1/status`: the contract between the agent that writes
-//! it and the `plan`, `apply` and `run` that read it (agent::client), kept apart from the
+//! it and the `plan`, `apply` and `run` that read it (observe::agents), kept apart from the
 //! agent's own work so that readers depend on the report only.
 
 use serde::{Deserialize, Serialize};

@@ -1,8 +1,8 @@
 //! What one reconcile should do, decided without I/O: from the desired-state in force,
 //! the observed live state and what the controller remembers of the resource, a
-//! `Decision` (nothing, wait, report drift, refuse a prune, stop after a rollback, or
-//! write one change) and the status to publish. The executor (`reconcile`) carries it
-//! out. Being pure, every decision is table-tested on recorded engine answers.
+//! `Decision` (nothing, wait, report drift, refuse a prune, stop after a rollback or a
+//! rejection, or write one change) and the status to publish. The executor (`reconcile`) carries it
+//! out. Being pure, every decision is tested on recorded engine answers.
 
 use super::events::DriftField;
 use super::shared::Snapshot;
@@ -24,6 +24,9 @@ pub struct Memory {
     pub synced_hash: Option<String>,
     /// The desired hash shoal last wrote to its object.
     pub written_hash: Option<String>,
+    /// The desired hash whose write the engine rejected (HTTP 400), with its answer:
+    /// not written again until desired-state changes.
+    pub rejected: Option<(String, String)>,
     /// The status the previous reconcile published.
     pub previous: Option<ResourceStatus>,
 }
@@ -44,6 +47,9 @@ pub enum Decision {
     /// Swarm rolled back the spec shoal wrote: not written again until desired-state
     /// changes. `first` when no earlier reconcile reported it.
     RolledBack { message: String, first: bool },
+    /// The engine rejected this desired spec when it was written (the message is its
+    /// answer): not written again until desired-state changes.
+    Rejected { message: String },
     /// Write this change; `drift` when it undoes a live change nobody made in
     /// desired-state.
     Apply { change: Change, drift: bool },
@@ -53,7 +59,7 @@ pub enum Decision {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decided {
     pub decision: Decision,
-    /// None for a resource no longer desired.
+    /// None when there is nothing to say: neither desired nor live.
     pub status: Option<ResourceStatus>,
     /// Entries in split-brain, for a GlusterVolume that has any.
     pub split_brain: Option<u64>,
@@ -86,7 +92,9 @@ pub fn decide(
             allow_mass_prune,
         ),
     };
-    let status = resource.map(|resource| {
+    // A leftover (no longer desired) has a status while something remains to be done
+    // about it: a prune refused, blocked or failing shows until it is gone.
+    let status = (decision != Decision::Gone).then(|| {
         let health = status::health(key, live, &plan, &snapshot.desired);
         status_of(key, resource, health, &decision, memory)
     });
@@ -117,6 +125,13 @@ fn decide_change(
     }
     if let Some(resource) = resource {
         let hash = diff::desired_hash(&resource.spec);
+        if let Some((rejected, message)) = &memory.rejected
+            && *rejected == hash
+        {
+            return Decision::Rejected {
+                message: message.clone(),
+            };
+        }
         if let Some(message) = rolled_back(change, live, &hash, memory.written_hash.as_deref()) {
             let first = !memory.previous.as_ref().is_some_and(|previous| {
                 previous.desired_hash == hash
@@ -172,9 +187,11 @@ pub fn is_drift(change: &Change, desired: &str, live: &Live, synced_hash: Option
 }
 
 /// Why swarm rolled back the update to the desired spec (hash `desired`), if it did: the
-/// service's rollout is rolled back, shoal last wrote the desired spec (`written`) and the
-/// spec now running is another. (bollard's models do not carry the engine's PreviousSpec,
-/// so after a restart shoal writes such a spec once more before it knows.)
+/// service still differs from desired-state (`change`), shoal last wrote the desired spec
+/// (`written`) and the service's rollout is rolled back, not by hand. (bollard's models do
+/// not carry the engine's PreviousSpec, so after a restart shoal writes such a spec once
+/// more before it knows; and once a rollback by hand has completed, the engine's answer
+/// no longer tells it from swarm's own.)
 fn rolled_back(
     change: &Change,
     live: &Live,
@@ -185,25 +202,21 @@ fn rolled_back(
         return None;
     }
     let service = live.service(&change.name)?;
-    let running = service
-        .spec
-        .as_ref()
-        .and_then(|s| s.labels.as_ref())
-        .and_then(|l| l.get(labels::SPEC_HASH))
-        .map(String::as_str);
-    (Rollout::of(service) == Rollout::RolledBack && running != Some(desired)).then(|| {
-        format!(
-            "swarm rolled the update back ({}): fix desired-state; shoal will not write this \
-             spec again",
-            rollout::message(service).unwrap_or("no reason given")
-        )
-    })
+    let message = rollout::message(service).unwrap_or("no reason given");
+    (Rollout::of(service) == Rollout::RolledBack && message != rollout::MANUAL_ROLLBACK).then(
+        || {
+            format!(
+                "swarm rolled the update back ({message}): fix desired-state; shoal will not \
+             write this spec again"
+            )
+        },
+    )
 }
 
 /// The status published with `decision`, before anything is written.
 fn status_of(
     key: &ResourceKey,
-    resource: &Resource,
+    resource: Option<&Resource>,
     health: Health,
     decision: &Decision,
     memory: &Memory,
@@ -239,6 +252,13 @@ fn status_of(
                 message.clone(),
             )),
         ),
+        Decision::Rejected { message } => (
+            Sync::OutOfSync,
+            Some(Condition::not_synced(
+                ConditionReason::ApplyFailed,
+                message.clone(),
+            )),
+        ),
         Decision::RefusePrune { .. } | Decision::Apply { .. } => (Sync::OutOfSync, None),
     };
     ResourceStatus {
@@ -246,11 +266,13 @@ fn status_of(
         name: key.name.clone(),
         sync,
         health,
-        drift: DriftPolicy::of(Some(resource)),
+        drift: DriftPolicy::of(resource),
         conditions: condition.into_iter().collect(),
         last_applied_revision: previous.and_then(|p| p.last_applied_revision.clone()),
         last_applied: previous.and_then(|p| p.last_applied),
-        desired_hash: diff::desired_hash(&resource.spec),
+        desired_hash: resource
+            .map(|r| diff::desired_hash(&r.spec))
+            .unwrap_or_default(),
     }
 }
 

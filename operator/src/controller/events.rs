@@ -22,7 +22,15 @@ pub fn log_for_people(for_people: bool) {
 }
 
 /// The fields that identify what was created: kind-specific, the rest is detail.
-const IDENTIFYING: [&str; 5] = ["image", "replicas", "mode", "placement", "driver"];
+const IDENTIFYING: [&str; 7] = [
+    "image",
+    "replicas",
+    "mode",
+    "placement",
+    "driver",
+    "replica",
+    "bricks",
+];
 
 /// Why an event was raised; the names users grep logs for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -103,6 +111,9 @@ pub struct Event {
     /// The desired-state revision (git commit) in force when it happened.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// It tells of a creation: the human log names what identifies the object only.
+    #[serde(skip)]
+    pub creation: bool,
     /// How many times it happened; `first_seen` and `last_seen` bound them.
     pub count: u64,
     #[serde(with = "rfc3339")]
@@ -121,6 +132,7 @@ impl Event {
             message: message.into(),
             fields: Vec::new(),
             revision: None,
+            creation: false,
             count: 1,
             first_seen: now,
             last_seen: now,
@@ -129,6 +141,12 @@ impl Event {
 
     pub fn with_fields(mut self, fields: Vec<DriftField>) -> Event {
         self.fields = fields;
+        self
+    }
+
+    /// Marks it as telling of a creation.
+    pub fn of_creation(mut self) -> Event {
+        self.creation = true;
         self
     }
 
@@ -164,18 +182,18 @@ impl Event {
     /// A creation lists every field set, often dozens: a person needs the few that say
     /// what was made. Every other event keeps all its fields.
     fn fields_for_people(&self) -> String {
-        let created =
-            self.fields.len() > IDENTIFYING.len() && self.fields.iter().all(|f| f.live.is_none());
-        if !created {
+        if !self.creation {
             return self.fields_text(&self.fields);
         }
         let identifying: Vec<DriftField> = self
             .fields
             .iter()
             .filter(|f| {
-                IDENTIFYING
-                    .iter()
-                    .any(|p| f.path == *p || f.path.starts_with(&format!("{p}.")))
+                IDENTIFYING.iter().any(|p| {
+                    f.path
+                        .strip_prefix(p)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+                })
             })
             .cloned()
             .collect();
@@ -311,6 +329,7 @@ mod tests {
             live: None,
         };
         let created = Event::new(Reason::Applied, Some("Service/web".into()), "created")
+            .of_creation()
             .with_fields(vec![
                 set("image", "lab/web:1"),
                 set("replicas", "2"),
@@ -324,7 +343,10 @@ mod tests {
             "image: desired lab/web:1 live (unset); replicas: desired 2 live (unset); \
              placement.constraints[0]: desired node.role==manager live (unset) (and 3 more fields)"
         );
-        // A correction keeps every field, as machines always do.
+        // Anything else keeps every field, as machines always do, however many were unset.
+        let unset = Event::new(Reason::DriftDetected, Some("Service/web".into()), "drift")
+            .with_fields(created.fields.clone());
+        assert_eq!(unset.fields_for_people(), unset.fields_text(&unset.fields));
         let corrected = drift("replicas");
         assert_eq!(
             corrected.fields_for_people(),

@@ -4,7 +4,7 @@
 //! (the lab tests do that).
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::engine::Engine;
 use super::lease::{Lease, LeaseState};
@@ -23,8 +23,12 @@ pub struct FakeEngine {
     pub writes: Mutex<Vec<String>>,
     /// The HTTP status and message the next writes fail with, if any.
     pub write_error: Mutex<Option<(u16, String)>>,
-    /// What lease attempts find; `None`: the engine does not answer.
+    /// What lease attempts find; `None`: the engine answers with an error.
     pub lease: Mutex<Option<LeaseState>>,
+    /// Lease attempts never return (a partition that drops packets).
+    pub lease_hangs: AtomicBool,
+    /// The services and networks `managed()` lists.
+    pub managed: Mutex<Vec<(Kind, String)>>,
     pub observations: AtomicUsize,
     pub releases: AtomicUsize,
 }
@@ -53,6 +57,8 @@ impl FakeEngine {
 impl Engine for FakeEngine {
     async fn observe(&self, _: &Desired, _: Option<u16>) -> Result<Live, ObserveError> {
         self.observations.fetch_add(1, Ordering::Relaxed);
+        // As a real observation does, let others run meanwhile.
+        tokio::task::yield_now().await;
         let live = self.live.lock().unwrap().clone();
         live.ok_or_else(|| {
             ObserveError::Engine(EngineError::Call {
@@ -88,10 +94,13 @@ impl Engine for FakeEngine {
     }
 
     async fn managed(&self) -> Result<Vec<(Kind, String)>, EngineError> {
-        Ok(Vec::new())
+        Ok(self.managed.lock().unwrap().clone())
     }
 
     async fn acquire(&self, _: &Lease) -> Result<LeaseState, bollard::errors::Error> {
+        if self.lease_hangs.load(Ordering::Relaxed) {
+            std::future::pending::<()>().await;
+        }
         let state = self.lease.lock().unwrap().clone();
         state.ok_or_else(|| FakeEngine::error(503, "no answer".into()))
     }

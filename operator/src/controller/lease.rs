@@ -21,7 +21,7 @@ use super::events::{Event, Reason};
 use super::reconcile::Context;
 use super::shared::Shared;
 use super::{Trigger, Why};
-use crate::swarm::engine::is_conflict;
+use crate::swarm::engine::{is_conflict, is_name_taken};
 
 const HOLDER: &str = "io.shoal.lease.holder";
 const RENEWED: &str = "io.shoal.lease.renewed";
@@ -91,7 +91,7 @@ impl Lease {
             return match docker.create_config(spec).await {
                 Ok(_) => Ok(LeaseState::Held),
                 // Another instance created it first.
-                Err(error) if is_conflict(&error) => {
+                Err(error) if is_name_taken(&error) || is_conflict(&error) => {
                     Ok(LeaseState::HeldBy("another instance".into()))
                 }
                 Err(error) => Err(error),
@@ -180,12 +180,21 @@ pub async fn hold<E: Engine>(
     let mut held = false;
     let mut renewed = Instant::now();
     // Others take a lease over once it is a ttl old: step down well before that when
-    // renewals fail (a partitioned manager must stop acting on its own).
+    // renewals fail (a partitioned manager must stop acting on its own). `renewed` is
+    // when the last successful attempt started, before the timestamp it wrote was taken.
     let step_down_after = lease.ttl * 2 / 3;
     loop {
-        match tokio::time::timeout(lease.ttl / 3, context.engine.acquire(&lease)).await {
+        let attempted = Instant::now();
+        let step_down_at = renewed + step_down_after;
+        // An attempt that hangs must not carry a holder past its step-down.
+        let bound = if held {
+            (lease.ttl / 3).min(step_down_at.saturating_duration_since(attempted))
+        } else {
+            lease.ttl / 3
+        };
+        match tokio::time::timeout(bound, context.engine.acquire(&lease)).await {
             Ok(Ok(LeaseState::Held)) => {
-                renewed = Instant::now();
+                renewed = attempted;
                 shared.update_readiness(|r| {
                     r.lease_error = None;
                     r.leader = true;
@@ -226,13 +235,19 @@ pub async fn hold<E: Engine>(
                 Reason::LeaseWaiting,
                 None,
                 format!(
-                    "stepped down: lease {} not renewed for {}s",
+                    "stepped down: lease {} not renewed for {:.1}s",
                     lease.name,
-                    renewed.elapsed().as_secs()
+                    renewed.elapsed().as_secs_f64()
                 ),
             ));
         }
-        tokio::time::sleep(lease.ttl / 3).await;
+        let next_attempt = attempted + lease.ttl / 3;
+        let wake = if held {
+            next_attempt.min(renewed + step_down_after)
+        } else {
+            next_attempt
+        };
+        tokio::time::sleep_until(wake.into()).await;
     }
 }
 

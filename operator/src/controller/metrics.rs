@@ -20,6 +20,7 @@ pub enum ReconcileResult {
     drift,
     waiting,
     rolled_back,
+    rejected,
     error,
 }
 
@@ -91,7 +92,7 @@ impl Default for Metrics {
         let reconciles = Family::<KindResult, Counter>::default();
         registry.register(
             "reconciles",
-            "Reconciles by kind and result (synced, applied, drift, waiting, rolled_back, error)",
+            "Reconciles by kind and result (synced, applied, drift, waiting, rolled_back, rejected, error)",
             reconciles.clone(),
         );
         let reconcile_duration = Family::<KindLabel, Histogram>::new_with_constructor(|| {

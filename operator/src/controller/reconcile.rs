@@ -99,7 +99,7 @@ async fn act<E: Engine>(
             format!("{count} entries in split-brain"),
         ));
     }
-    let status = decided.status;
+    let status = decided.status.filter(|_| ctx.shared.in_force(snapshot));
     if let Some(status) = &status {
         ctx.shared.set_status(key, status.clone());
     }
@@ -147,6 +147,7 @@ async fn act<E: Engine>(
             // Written again only for a new desired spec, whose revision triggers anyway.
             done(ReconcileResult::rolled_back, None)
         }
+        Decision::Rejected { .. } => done(ReconcileResult::rejected, None),
         Decision::Apply { change, drift } => {
             write(ctx, key, snapshot, live, &change, drift, status).await
         }
@@ -186,13 +187,16 @@ async fn write<E: Engine>(
             } else {
                 (Reason::Applied, action_word(change.action))
             };
-            ctx.shared
-                .record(event(reason, message).with_fields(drift_fields(change)));
+            let mut applied = event(reason, message).with_fields(drift_fields(change));
+            if change.action == Action::Create {
+                applied = applied.of_creation();
+            }
+            ctx.shared.record(applied);
             if change.action == Action::Delete {
                 ctx.shared.forget(key);
                 return done(ReconcileResult::applied, None);
             }
-            if let Some(mut status) = status {
+            if let Some(mut status) = status.filter(|_| ctx.shared.in_force(snapshot)) {
                 ctx.shared
                     .remember_written(key, status.desired_hash.clone());
                 status.sync = Sync::Synced;
@@ -204,7 +208,15 @@ async fn write<E: Engine>(
             done(ReconcileResult::applied, Some(AFTER_APPLY_REQUEUE))
         }
         Err(error) => {
-            if let Some(mut status) = status {
+            let outcome = error_policy(&error.source);
+            if let Some(mut status) = status.filter(|_| ctx.shared.in_force(snapshot)) {
+                if outcome == Outcome::Terminal && !status.desired_hash.is_empty() {
+                    ctx.shared.remember_rejected(
+                        key,
+                        status.desired_hash.clone(),
+                        error.to_string(),
+                    );
+                }
                 status.conditions.push(Condition::not_synced(
                     ConditionReason::ApplyFailed,
                     error.to_string(),
@@ -214,7 +226,7 @@ async fn write<E: Engine>(
             ctx.shared
                 .record(event(Reason::ApplyFailed, &error.to_string()));
             Reconciled {
-                outcome: error_policy(&error.source),
+                outcome,
                 result: ReconcileResult::error,
             }
         }
@@ -238,8 +250,9 @@ fn drift_detected<E>(ctx: &Context<E>, key: &ResourceKey, change: &Change, snaps
     );
 }
 
-/// How a failed write is retried: a conflict soon, a spec the engine rejects (400) only
-/// after something triggers the resource again, anything else with backoff.
+/// How a failed write is retried: a conflict soon, a spec the engine rejects (400) not at
+/// all (the decision remembers it until desired-state changes), anything else with
+/// backoff.
 pub fn error_policy(error: &EngineError) -> Outcome {
     match error {
         _ if error.is_conflict() => Outcome::Conflict,

@@ -41,6 +41,7 @@ pub struct Readiness {
 struct Remembered {
     synced_hash: Option<String>,
     written_hash: Option<String>,
+    rejected: Option<(String, String)>,
 }
 
 pub struct Shared {
@@ -48,7 +49,7 @@ pub struct Shared {
     statuses: Mutex<BTreeMap<ResourceKey, ResourceStatus>>,
     events: Mutex<EventLog>,
     /// What each key's reconciles remember (besides its status): the desired hashes it was
-    /// last synced at and last written with.
+    /// last synced at, last written with, and last rejected for.
     memory: Mutex<HashMap<ResourceKey, Remembered>>,
     readiness: Mutex<Readiness>,
     pub metrics: Metrics,
@@ -99,8 +100,8 @@ impl Shared {
             .clone()
     }
 
-    /// Puts `snapshot` in force; whether it differs from the one before (revision or any
-    /// resource's spec).
+    /// Puts `snapshot` in force if it differs from the one before (revision, or any
+    /// resource's spec or metadata); whether it did.
     pub fn set_snapshot(&self, snapshot: Snapshot) -> bool {
         if let Some(revision) = &snapshot.revision {
             self.metrics.set_revision(revision);
@@ -118,6 +119,25 @@ impl Shared {
                 )
             })
             .collect();
+        // Annotations count too: the drift policy is one.
+        let changed = self.snapshot().is_none_or(|previous| {
+            previous.revision != snapshot.revision
+                || previous.desired.resources.len() != hashes.len()
+                || previous.desired.resources.iter().any(|r| {
+                    let key = ResourceKey::new(r.kind(), r.name());
+                    hashes.get(&key) != Some(&diff::desired_hash(&r.spec))
+                        || snapshot
+                            .desired
+                            .find(r.kind(), r.name())
+                            .map(|n| &n.metadata)
+                            != Some(&r.metadata)
+                })
+        });
+        if !changed {
+            // The same desired-state stays the same Arc: reconciles in flight and the
+            // shared observation go on with it.
+            return false;
+        }
         lock(&self.statuses).retain(|key, status| {
             let Some(hash) = hashes.get(key) else {
                 return false;
@@ -132,19 +152,18 @@ impl Shared {
             true
         });
         lock(&self.memory).retain(|key, _| hashes.contains_key(key));
-        let changed = self.snapshot().is_none_or(|previous| {
-            previous.revision != snapshot.revision
-                || previous.desired.resources.len() != hashes.len()
-                || previous.desired.resources.iter().any(|r| {
-                    hashes.get(&ResourceKey::new(r.kind(), r.name()))
-                        != Some(&diff::desired_hash(&r.spec))
-                })
-        });
         *self
             .snapshot
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(snapshot));
-        changed
+        true
+    }
+
+    /// Whether `snapshot` is still the desired-state in force: what a reconcile of an
+    /// older one found is not published (its key may be gone; the new one is reconciled).
+    pub fn in_force(&self, snapshot: &Snapshot) -> bool {
+        self.snapshot()
+            .is_some_and(|current| std::ptr::eq(Arc::as_ptr(&current), snapshot))
     }
 
     pub fn revision(&self) -> Option<String> {
@@ -183,6 +202,7 @@ impl Shared {
         Memory {
             synced_hash: remembered.synced_hash,
             written_hash: remembered.written_hash,
+            rejected: remembered.rejected,
             previous: self.status(key),
         }
     }
@@ -201,6 +221,13 @@ impl Shared {
         let remembered = memory.entry(key.clone()).or_default();
         remembered.synced_hash = Some(hash.clone());
         remembered.written_hash = Some(hash);
+        remembered.rejected = None;
+    }
+
+    /// The engine rejected the desired spec of hash `hash` (`why`): not written again
+    /// until desired-state changes.
+    pub fn remember_rejected(&self, key: &ResourceKey, hash: String, why: String) {
+        lock(&self.memory).entry(key.clone()).or_default().rejected = Some((hash, why));
     }
 
     pub fn readiness(&self) -> Readiness {
@@ -248,5 +275,48 @@ impl Shared {
             desired: self.snapshot().map_or(0, |s| s.desired.resources.len()),
             resources: self.statuses(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::source::validate::{ValidateOptions, validate_dir};
+
+    fn desired() -> Desired {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/lab-desired");
+        validate_dir(&dir, &ValidateOptions::default())
+            .unwrap()
+            .desired
+    }
+
+    fn snapshot(desired: Desired) -> Snapshot {
+        Snapshot {
+            desired,
+            revision: None,
+        }
+    }
+
+    #[test]
+    fn only_a_different_desired_state_replaces_the_one_in_force() {
+        let shared = Shared::new("test".into(), 8);
+        assert!(shared.set_snapshot(snapshot(desired())));
+        let first = shared.snapshot().unwrap();
+        assert!(shared.in_force(&first));
+
+        // Read again, the same: the snapshot in force stays (reconciles in flight publish).
+        assert!(!shared.set_snapshot(snapshot(desired())));
+        assert!(Arc::ptr_eq(&first, &shared.snapshot().unwrap()));
+
+        // An annotation alone (the drift policy) is a change.
+        let mut annotated = desired();
+        annotated.resources[0]
+            .metadata
+            .annotations
+            .insert("shoal.io/drift".into(), "report".into());
+        assert!(shared.set_snapshot(snapshot(annotated)));
+        assert!(!shared.in_force(&first));
     }
 }

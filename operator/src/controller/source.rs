@@ -19,8 +19,10 @@ use crate::source::watch::DirWatch;
 /// What loading a revision came to.
 #[derive(Clone, Debug, PartialEq)]
 enum Loaded {
-    /// Valid, and in force now.
+    /// Valid, different from the one before, and in force now.
     InForce,
+    /// Valid and the same as the one in force: nothing to look at.
+    Unchanged,
     /// Invalid: not applied, with why (final for this revision).
     Invalid(String),
     /// Could not be read: worth another try.
@@ -44,7 +46,7 @@ fn load(
             });
             shared.update_readiness(|r| r.source_error = None);
             if !changed {
-                return Loaded::InForce;
+                return Loaded::Unchanged;
             }
             shared.record(
                 Event::new(

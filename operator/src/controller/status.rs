@@ -161,8 +161,13 @@ pub fn health(key: &ResourceKey, live: &Live, plan: &Plan, desired: &Desired) ->
             let counts = service.service_status.as_ref();
             let running = counts.and_then(|c| c.running_tasks).unwrap_or(0);
             let wanted = counts.and_then(|c| c.desired_tasks).unwrap_or(0);
-            if rollout.failed() {
-                // A rollout that paused or was rolled back did not do what was asked.
+            // A rollout that paused did not do what was asked; nor did one rolled back,
+            // while desired-state still asks for what was rolled back.
+            let pending = plan
+                .changes
+                .iter()
+                .any(|c| c.kind == Kind::Service && c.name == key.name);
+            if rollout == Rollout::Paused || (rollout == Rollout::RolledBack && pending) {
                 Health::Degraded
             } else if rollout == Rollout::Updating {
                 Health::Progressing

@@ -1,5 +1,6 @@
-//! What the swarm looks like right now, as a handful of list calls return it. Pure data:
-//! the diff reads it, and tests build it from JSON recorded from the lab's engines.
+//! What the live world looks like right now: the swarm as a handful of list calls return
+//! it, and when asked, the gluster pool and the agents' reports. Pure data: the diff
+//! reads it, and tests build it from JSON recorded from the lab's engines.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,6 +1,7 @@
-//! Loading a desired-state directory and checking it against every rule, all problems
-//! reported at once. The gate every later stage passes through: nothing is planned,
-//! applied or mounted from a desired-state with errors.
+//! Loading a desired-state directory and checking it against every rule, every problem
+//! returned at once (the `validate` command prints them). The gate every later stage
+//! passes through: nothing is planned, applied or mounted from a desired-state with
+//! errors.
 
 use std::path::{Path, PathBuf};
 

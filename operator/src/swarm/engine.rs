@@ -40,11 +40,17 @@ impl EngineError {
 }
 
 /// Whether a write lost a race: swarm's optimistic concurrency answers "update out of
-/// sequence" when the object's version moved since it was read, and a create of a name
-/// another writer took first is a 409 "already exists". Either way: read again, retry.
+/// sequence" when the object's version moved since it was read. Read again, retry.
 pub fn is_conflict(error: &bollard::errors::Error) -> bool {
+    matches!(error, bollard::errors::Error::DockerResponseServerError { message, .. }
+        if message.contains("out of sequence"))
+}
+
+/// Whether a create found its name taken (409, "already exists"): another writer made
+/// the object first.
+pub fn is_name_taken(error: &bollard::errors::Error) -> bool {
     matches!(error, bollard::errors::Error::DockerResponseServerError { status_code, message }
-        if *status_code == 409 || message.contains("out of sequence") || message.contains("already exists"))
+        if *status_code == 409 || message.contains("already exists"))
 }
 
 /// Connects as the docker CLI would: DOCKER_HOST (default the local socket), with TLS

@@ -1,5 +1,6 @@
-//! The Docker Engine side: connecting (as the docker CLI does), observing a swarm with a
-//! few list calls, rendering desired resources as engine specs, and applying changes.
+//! The Docker Engine side: connecting (as the docker CLI does), shoal's labels, rollout
+//! states, rendering desired resources as engine specs, applying changes and waiting for
+//! them. Reading the swarm is `observe::swarm`.
 
 pub mod apply;
 pub mod engine;

@@ -28,12 +28,10 @@ impl Rollout {
             _ => Rollout::Settled,
         }
     }
-
-    /// Whether the rollout did not do what was asked.
-    pub fn failed(self) -> bool {
-        matches!(self, Rollout::Paused | Rollout::RolledBack)
-    }
 }
+
+/// The message of a rollback started by hand (`docker service rollback`), while it runs.
+pub const MANUAL_ROLLBACK: &str = "manually requested rollback";
 
 /// The engine's message about the last rollout, if it gave one.
 pub fn message(service: &Service) -> Option<&str> {

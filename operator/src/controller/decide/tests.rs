@@ -54,15 +54,20 @@ fn with_web_replicas(replicas: u64) -> Desired {
 }
 
 /// `live` after swarm rolled back an update of web (the old spec runs again).
-fn rolled_back_web(mut live: Live) -> Live {
+fn rolled_back_web(live: Live) -> Live {
+    with_web_rollout(live, State::ROLLBACK_COMPLETED, "rollback completed")
+}
+
+/// `live` with web's rollout in `state`, the engine saying `message`.
+fn with_web_rollout(mut live: Live, state: State, message: &str) -> Live {
     let service = live
         .services
         .iter_mut()
         .find(|s| s.spec.as_ref().and_then(|s| s.name.as_deref()) == Some("web"))
         .unwrap();
     service.update_status = Some(ServiceUpdateStatus {
-        state: Some(State::ROLLBACK_COMPLETED),
-        message: Some("rollback completed".into()),
+        state: Some(state),
+        message: Some(message.into()),
         ..Default::default()
     });
     live
@@ -308,7 +313,12 @@ fn a_resource_removed_from_desired_state_is_pruned_unless_most_would_go() {
         decision(&decided),
         Decision::Apply { change, drift: false } if change.action == Action::Delete
     ));
-    assert_eq!(decided.status, None);
+    // A leftover shows until it is gone.
+    let status = decided.status.unwrap();
+    assert_eq!(
+        (status.sync, status.drift),
+        (Sync::OutOfSync, DriftPolicy::Enforce)
+    );
 
     // Both gone: refused, unless allowed.
     desired.resources.retain(|r| r.kind() != Kind::Service);
@@ -320,6 +330,7 @@ fn a_resource_removed_from_desired_state_is_pruned_unless_most_would_go() {
         false,
     );
     assert!(matches!(decision(&decided), Decision::RefusePrune { .. }));
+    assert_eq!(decided.status.unwrap().sync, Sync::OutOfSync);
     let decided = decide(
         &worker,
         &snapshot(desired),
@@ -342,4 +353,85 @@ fn neither_desired_nor_live_is_gone() {
     );
     assert_eq!(decided.decision, Decision::Gone);
     assert_eq!(decided.status, None);
+}
+
+#[test]
+fn a_rolled_back_drift_correction_is_caught_and_a_rollback_by_hand_is_drift() {
+    // A hand-made change keeps the spec-hash label: shoal set it back, swarm rolled that
+    // back to the hand-made spec. The label cannot tell; the difference does.
+    let desired = desired();
+    let written = Memory {
+        written_hash: Some(hash_of(&desired, &web())),
+        synced_hash: Some(hash_of(&desired, &web())),
+        ..Memory::default()
+    };
+    let live = rolled_back_web(recorded("drifted"));
+    let decided = decide(&web(), &snapshot(desired.clone()), &live, &written, false);
+    assert!(matches!(
+        decision(&decided),
+        Decision::RolledBack { first: true, .. }
+    ));
+
+    // `docker service rollback` by hand, while it runs: drift, set back.
+    let by_hand = with_web_rollout(
+        recorded("drifted"),
+        State::ROLLBACK_STARTED,
+        rollout::MANUAL_ROLLBACK,
+    );
+    let decided = decide(&web(), &snapshot(desired), &by_hand, &written, false);
+    assert!(matches!(
+        decision(&decided),
+        Decision::Apply { drift: true, .. }
+    ));
+}
+
+#[test]
+fn a_settled_rollback_to_what_desired_state_asks_is_healthy() {
+    // desired-state was set back to the spec swarm rolled back to: nothing differs.
+    let desired = desired();
+    let written = Memory {
+        written_hash: Some("an older desired spec".into()),
+        ..Memory::default()
+    };
+    let live = rolled_back_web(recorded("applied"));
+    let decided = decide(&web(), &snapshot(desired), &live, &written, false);
+    assert_eq!(decision(&decided), &Decision::Synced);
+    assert_eq!(decided.status.unwrap().health, Health::Healthy);
+}
+
+#[test]
+fn a_change_waiting_for_storage_waits_and_one_needing_someone_is_blocked() {
+    let key = ResourceKey::new(Kind::Service, "web");
+    let cases = [
+        (
+            Blocked::VolumeNotStarted {
+                volume: "GlusterVolume/storage".into(),
+                source: "/data/storage/www".into(),
+            },
+            ConditionReason::Waiting,
+        ),
+        (
+            Blocked::NameTaken {
+                kind: Kind::Service,
+                name: "web".into(),
+            },
+            ConditionReason::Blocked,
+        ),
+    ];
+    for (why, reason) in cases {
+        let decision = Decision::Blocked(why.clone());
+        let resource = desired().find(Kind::Service, "web").cloned().unwrap();
+        let status = status_of(
+            &key,
+            Some(&resource),
+            Health::Missing,
+            &decision,
+            &Memory::default(),
+        );
+        assert_eq!(
+            status.conditions,
+            [Condition::not_synced(reason, why.to_string())]
+        );
+        assert_eq!(status.sync, Sync::OutOfSync);
+    }
 }

@@ -133,7 +133,7 @@ async fn a_rolled_back_spec_is_reported_once_and_not_written_again() {
 }
 
 #[tokio::test]
-async fn a_rejected_spec_fails_terminally_with_the_engine_message() {
+async fn a_rejected_spec_is_not_written_again_until_desired_state_changes() {
     let ctx = context(recorded("drifted"), None);
     *ctx.engine.write_error.lock().unwrap() = Some((
         400,
@@ -147,13 +147,49 @@ async fn a_rejected_spec_fails_terminally_with_the_engine_message() {
             result: ReconcileResult::error
         }
     );
-    let status = ctx.shared.status(&web()).unwrap();
-    assert_eq!(status.conditions[0].reason, ConditionReason::ApplyFailed);
+    let answer = "Update Service/web failed: updating web: Docker responded with status code \
+                  400: invalid mount config: bind source path does not exist";
+    let failed = Condition::not_synced(ConditionReason::ApplyFailed, answer);
     assert_eq!(
-        status.conditions[0].message,
-        "Update Service/web failed: updating web: Docker responded with status code 400: \
-         invalid mount config: bind source path does not exist"
+        ctx.shared.status(&web()).unwrap().conditions,
+        std::slice::from_ref(&failed)
     );
+
+    // Resyncs and engine events reconcile it again: nothing is written, nothing said.
+    for _ in 0..3 {
+        let reconciled = reconcile(&ctx, &web()).await;
+        assert_eq!(reconciled, done(ReconcileResult::rejected, None));
+    }
+    assert_eq!(ctx.engine.writes(), ["Service/web Update"]);
+    assert_eq!(
+        reasons(&ctx),
+        [(Reason::DriftDetected, 1), (Reason::ApplyFailed, 1)]
+    );
+    let status = ctx.shared.status(&web()).unwrap();
+    assert_eq!(
+        (status.sync, status.conditions),
+        (Sync::OutOfSync, vec![failed])
+    );
+
+    // A new desired spec is written.
+    let mut snapshot = Snapshot {
+        desired: ctx.shared.snapshot().unwrap().desired.clone(),
+        revision: Some("c0ffee2".into()),
+    };
+    for resource in &mut snapshot.desired.resources {
+        if let Spec::Service(spec) = &mut resource.spec {
+            spec.replicas = Some(7);
+        }
+    }
+    ctx.shared.set_snapshot(snapshot);
+    *ctx.engine.write_error.lock().unwrap() = None;
+    let reconciled = reconcile(&ctx, &web()).await;
+    assert_eq!(reconciled.result, ReconcileResult::applied);
+    assert_eq!(
+        ctx.engine.writes(),
+        ["Service/web Update", "Service/web Update"]
+    );
+    assert_eq!(ctx.shared.memory(&web()).rejected, None);
 }
 
 #[tokio::test]
@@ -180,9 +216,10 @@ fn failures_are_classified_for_the_queue() {
         error_policy(&engine(500, "rpc error: update out of sequence")),
         Outcome::Conflict
     );
+    // A name taken meanwhile is no version race: backed off like any failure.
     assert_eq!(
         error_policy(&engine(409, "service web already exists")),
-        Outcome::Conflict
+        Outcome::Transient
     );
     assert_eq!(
         error_policy(&engine(

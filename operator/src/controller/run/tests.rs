@@ -13,6 +13,7 @@ use crate::controller::fake::FakeEngine;
 use crate::controller::lease::LeaseState;
 use crate::controller::shared::Snapshot;
 use crate::observe::live::Live;
+use crate::resources::Kind;
 use crate::source::validate::validate_dir;
 
 fn fixtures() -> PathBuf {
@@ -20,9 +21,16 @@ fn fixtures() -> PathBuf {
 }
 
 fn context(live: &str) -> Arc<Context<FakeEngine>> {
-    let desired = validate_dir(&fixtures().join("lab-desired"), &ValidateOptions::default())
+    context_without(live, "")
+}
+
+/// The lab fixture in force without the resource named `without`, the engine answering
+/// the recording `live`.
+fn context_without(live: &str, without: &str) -> Arc<Context<FakeEngine>> {
+    let mut desired = validate_dir(&fixtures().join("lab-desired"), &ValidateOptions::default())
         .unwrap()
         .desired;
+    desired.resources.retain(|r| r.name() != without);
     let shared = Arc::new(Shared::new("test".into(), 64));
     shared.set_snapshot(Snapshot {
         desired,
@@ -58,8 +66,13 @@ async fn eventually(done: impl Fn() -> bool) -> bool {
 }
 
 #[tokio::test]
-async fn a_leader_corrects_drift_once_and_releases_the_lease_on_shutdown() {
-    let context = context("drifted");
+async fn a_leader_writes_once_per_reconcile_prunes_leftovers_and_releases_the_lease() {
+    // worker is no longer desired: the leftover lookup finds it and it is pruned.
+    let context = context_without("drifted", "worker");
+    *context.engine.managed.lock().unwrap() = vec![
+        (Kind::Service, "web".into()),
+        (Kind::Service, "worker".into()),
+    ];
     let (triggers, triggered) = mpsc::unbounded_channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let queue = WorkQueue::new(Duration::from_millis(20), 4);
@@ -72,18 +85,22 @@ async fn a_leader_corrects_drift_once_and_releases_the_lease_on_shutdown() {
             let _ = stopped.await;
         },
     ));
-    // Taking the lease triggers every resource: nodes, networks, web and worker.
-    let statuses = || context.shared.statuses().len();
-    assert!(eventually(|| statuses() == 6).await, "{}", statuses());
+    // Taking the lease triggers every resource (nodes, networks, web) and the leftovers.
+    let writes = || context.engine.writes().len();
+    assert!(
+        eventually(|| writes() == 2).await,
+        "{:?}",
+        context.engine.writes()
+    );
+    let mut first = context.engine.writes();
+    first.sort();
+    assert_eq!(first, ["Service/web Update", "Service/worker Delete"]);
     // A burst of engine events about web within the debounce: one more reconcile.
     for _ in 0..5 {
-        triggers
-            .send(Trigger::Key(
-                ResourceKey::new(crate::resources::Kind::Service, "web"),
-                Why::EngineEvent,
-            ))
-            .unwrap();
+        let web = ResourceKey::new(Kind::Service, "web");
+        triggers.send(Trigger::Key(web, Why::EngineEvent)).unwrap();
     }
+    assert!(eventually(|| writes() == 3).await);
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(5), driving)
@@ -92,13 +109,28 @@ async fn a_leader_corrects_drift_once_and_releases_the_lease_on_shutdown() {
         .unwrap();
     // The stand-in never converges, so the second reconcile writes web again: once per
     // reconcile, never per event of the burst.
-    assert_eq!(
-        context.engine.writes(),
-        ["Service/web Update", "Service/web Update"]
-    );
+    assert_eq!(writes(), 3);
+    assert_eq!(context.engine.writes()[2], "Service/web Update");
     assert_eq!(context.engine.releases.load(Ordering::Relaxed), 1);
-    let reasons: Vec<Reason> = context.shared.events().iter().map(|e| e.reason).collect();
-    assert!(reasons.contains(&Reason::LeaseAcquired), "{reasons:?}");
+    let count = |reason| {
+        context
+            .shared
+            .events()
+            .iter()
+            .filter(|e| e.reason == reason)
+            .map(|e| e.count)
+            .sum::<u64>()
+    };
+    assert_eq!(count(Reason::LeaseAcquired), 1);
+    assert_eq!(count(Reason::DriftDetected), 2);
+    assert_eq!(count(Reason::DriftCorrected), 2);
+    assert_eq!(count(Reason::Applied), 1);
+    assert_eq!(
+        context
+            .shared
+            .status(&ResourceKey::new(Kind::Service, "worker")),
+        None
+    );
 }
 
 #[tokio::test]
@@ -123,28 +155,37 @@ async fn a_standby_writes_nothing() {
     assert_eq!(readiness.lease_holder.as_deref(), Some("other"));
 }
 
-#[tokio::test]
-async fn a_holder_that_cannot_renew_steps_down_after_two_thirds_of_the_ttl() {
+/// Takes the lease, then makes renewals fail (`hang`: never return) and waits for the
+/// step-down: how long after the last renewal it came, as the event says.
+async fn step_down(hang: bool) -> (f64, crate::controller::shared::Readiness) {
     let context = context("applied");
     let (triggers, _triggered) = mpsc::unbounded_channel();
-    let holder = tokio::spawn(lease::hold(
-        Arc::new(lease(Duration::from_millis(600))),
-        context.clone(),
-        triggers,
-    ));
+    let ttl = Duration::from_secs(3);
+    let holder = tokio::spawn(lease::hold(Arc::new(lease(ttl)), context.clone(), triggers));
     assert!(eventually(|| context.shared.readiness().leader).await);
-    // The engine stops answering (a partition): renewals fail.
-    *context.engine.lease.lock().unwrap() = None;
-    let started = Instant::now();
+    // The engine stops answering, or answers errors (a partition).
+    if hang {
+        context.engine.lease_hangs.store(true, Ordering::Relaxed);
+    } else {
+        *context.engine.lease.lock().unwrap() = None;
+    }
     assert!(eventually(|| !context.shared.readiness().leader).await);
     holder.abort();
-    // Not before two thirds of the ttl (400 ms) without a renewal.
-    assert!(
-        started.elapsed() >= Duration::from_millis(200),
-        "{:?}",
-        started.elapsed()
-    );
-    let readiness = context.shared.readiness();
+    let events = context.shared.events();
+    assert_eq!(events[0].reason, Reason::LeaseWaiting);
+    let after = events[0]
+        .message
+        .strip_prefix("stepped down: lease shoal-lease not renewed for ")
+        .and_then(|rest| rest.strip_suffix('s'))
+        .unwrap_or_else(|| panic!("{}", events[0].message));
+    (after.parse().unwrap(), context.shared.readiness())
+}
+
+#[tokio::test]
+async fn a_holder_whose_renewals_fail_steps_down_before_anyone_may_take_over() {
+    let (after, readiness) = step_down(false).await;
+    // Two thirds of the 3 s ttl, before the ttl at which another instance may take over.
+    assert!((2.0..3.0).contains(&after), "{after}");
     assert!(
         readiness
             .lease_error
@@ -152,13 +193,14 @@ async fn a_holder_that_cannot_renew_steps_down_after_two_thirds_of_the_ttl() {
             .is_some_and(|e| e.starts_with("cannot renew the lease")),
         "{readiness:?}"
     );
-    let events = context.shared.events();
-    assert_eq!(events[0].reason, Reason::LeaseWaiting);
-    assert!(
-        events[0]
-            .message
-            .starts_with("stepped down: lease shoal-lease not renewed for"),
-        "{}",
-        events[0].message
+}
+
+#[tokio::test]
+async fn a_holder_whose_renewals_hang_steps_down_before_anyone_may_take_over() {
+    let (after, readiness) = step_down(true).await;
+    assert!((2.0..3.0).contains(&after), "{after}");
+    assert_eq!(
+        readiness.lease_error.as_deref(),
+        Some("cannot renew the lease: the engine did not answer in time")
     );
 }
