@@ -629,8 +629,9 @@ fn a_directory_followed_through_edits_rejections_and_deletions() {
         "reported.yaml",
         &REPORTED.replace("replicas: 1", "replicas: 2"),
     );
-    operator.wait_for("reported applied", MINUTE, |o| {
+    operator.wait_for("reported updated", MINUTE, |o| {
         o.event("Applied", Some("Service/reported"))
+            .filter(|e| e["message"] == "updated in place")
     });
     assert_eq!(replicas(&lab, "reported"), "2");
     assert_eq!(
