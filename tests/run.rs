@@ -370,6 +370,16 @@ fn the_event_stream_reconnects_after_an_engine_restart() {
     while Path::new(&format!("/proc/{}", pid.trim())).exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
     }
+    // While the engine is away the instance says so: not ready, an event, still live.
+    let (_, unready) = operator.wait_for("/readyz 503 during the outage", MINUTE, |o| {
+        Some(o.get("/readyz")).filter(|(code, _)| *code == 503)
+    });
+    assert!(
+        unready.starts_with("engine unreachable: ") || unready.starts_with("not acting: "),
+        "{unready}"
+    );
+    assert!(operator.event("EngineUnreachable", None).is_some());
+    assert_eq!(operator.get("/healthz"), (200, "ok\n".to_string()));
     let up = Command::new(shoal_tests::repo_root().join("deploy/lab/lab"))
         .arg("up")
         .output()
@@ -386,12 +396,27 @@ fn the_event_stream_reconnects_after_an_engine_restart() {
         .unwrap_or(0);
     assert!(reconnects >= 1, "{metrics}");
 
-    // Drift is still caught through the new stream.
+    operator.wait_for("ready again", MINUTE, |o| {
+        (o.get("/readyz").0 == 200).then_some(())
+    });
+
+    // Drift is still caught through the new stream: web is Healthy first, so no recheck
+    // is pending, and the correcting reconcile's span names the engine event.
+    wait_synced(&operator, "Service", "web");
     lab.docker(&["service", "scale", "--detach", "web=4"]);
     operator.wait_for("DriftCorrected after the restart", MINUTE, |o| {
         o.event("DriftCorrected", Some("Service/web"))
     });
     assert_eq!(replicas(&lab, "web"), "2");
+    let log = std::fs::read_to_string(logs.path().join("run.log")).unwrap();
+    let corrected = log
+        .lines()
+        .rfind(|l| l.contains("\"reason\":\"DriftCorrected\""))
+        .unwrap_or_else(|| panic!("no DriftCorrected in the log:\n{log}"));
+    assert!(
+        corrected.contains("\"reason\":\"EngineEvent\""),
+        "not corrected on an engine event: {corrected}"
+    );
     assert_eq!(operator.terminate(), Some(0));
     remove_lease(&lab, "shoal-lease-restart");
 }

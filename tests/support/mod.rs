@@ -99,15 +99,25 @@ fn lock_lab() -> MutexGuard<'static, Lab> {
     lab.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The shoal binary `cargo test --workspace` builds for the operator's own tests.
+/// The shoal binary of this very source tree: built (or found fresh) by cargo once per
+/// test process, so a test never runs an older build left in target/.
 pub fn shoal_bin() -> PathBuf {
-    let path = repo_root().join("target/debug/shoal");
-    assert!(
-        path.exists(),
-        "{} is missing: run the suite with `cargo test --workspace`",
-        path.display()
-    );
-    path
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let built = Command::new(cargo)
+                .args(["build", "--quiet", "-p", "shoal", "--bin", "shoal"])
+                .current_dir(repo_root())
+                .status()
+                .expect("cargo runs");
+            assert!(built.success(), "cargo build -p shoal failed");
+            let target = std::env::var("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| repo_root().join("target"));
+            target.join("debug/shoal")
+        })
+        .clone()
 }
 
 impl Lab {

@@ -96,7 +96,11 @@ pub fn decide(
     // about it: a prune refused, blocked or failing shows until it is gone.
     let status = (decision != Decision::Gone).then(|| {
         let health = status::health(key, live, &plan, &snapshot.desired);
-        status_of(key, resource, health, &decision, memory)
+        let mut status = status_of(key, resource, health, &decision, memory);
+        status
+            .conditions
+            .extend(status::health_condition(key, &plan));
+        status
     });
     let split_brain = plan
         .storage

@@ -89,6 +89,7 @@ pub async fn follow(
         }));
         if lost {
             backoff = reconnect_backoff();
+            shared.update_readiness(|r| r.engine_error = None);
             shared.metrics.event_stream_reconnects.inc();
             shared.record(Event::new(
                 Reason::EventStreamReconnected,
@@ -120,6 +121,10 @@ pub async fn follow(
             }
         }
         lost = true;
+        // Not ready until the engine answers again (a reconcile may not come for minutes).
+        shared.update_readiness(|r| {
+            r.engine_error = Some("the events stream ended; waiting for the engine".into())
+        });
         shared.record(Event::new(
             Reason::EngineUnreachable,
             None,

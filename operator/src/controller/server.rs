@@ -26,7 +26,11 @@ pub fn router(shared: Arc<Shared>) -> axum::Router {
 type State = axum::extract::State<Arc<Shared>>;
 
 async fn healthz(axum::extract::State(shared): State) -> impl IntoResponse {
-    let idle = shared.since_heartbeat();
+    liveness(shared.since_heartbeat())
+}
+
+/// `/healthz` when the loop last went round `idle` seconds ago.
+fn liveness(idle: u64) -> (StatusCode, String) {
     if idle < STUCK_AFTER_SECS {
         (StatusCode::OK, "ok\n".to_string())
     } else {
@@ -82,4 +86,52 @@ async fn status(axum::extract::State(shared): State) -> impl IntoResponse {
 
 async fn events(axum::extract::State(shared): State) -> impl IntoResponse {
     axum::Json(shared.events())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::shared::Snapshot;
+    use crate::resources::Desired;
+
+    #[test]
+    fn a_stuck_loop_is_not_live() {
+        assert_eq!(liveness(3), (StatusCode::OK, "ok\n".to_string()));
+        assert_eq!(
+            liveness(16),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the loop has not run for 16s\n".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn readiness_says_what_is_missing_first() {
+        let shared = Shared::new("test".into(), 8);
+        shared.update_readiness(|r| r.source_error = Some("web.yaml:3:1: bad".into()));
+        assert_eq!(
+            not_ready(&shared).as_deref(),
+            Some("no valid desired-state yet: web.yaml:3:1: bad")
+        );
+        shared.set_snapshot(Snapshot {
+            desired: Desired::default(),
+            revision: None,
+        });
+        shared.update_readiness(|r| r.engine_error = Some("connection refused".into()));
+        assert_eq!(
+            not_ready(&shared).as_deref(),
+            Some("engine unreachable: connection refused")
+        );
+        shared.update_readiness(|r| {
+            r.engine_error = None;
+            r.lease_holder = Some("node2-812".into());
+        });
+        assert_eq!(
+            not_ready(&shared).as_deref(),
+            Some("standby: waiting for the lease held by node2-812")
+        );
+        shared.update_readiness(|r| r.leader = true);
+        assert_eq!(not_ready(&shared), None);
+    }
 }

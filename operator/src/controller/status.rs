@@ -95,10 +95,15 @@ pub enum ConditionReason {
     RolloutFailed,
     /// Desired-state changed since the last reconcile.
     NewRevision,
+    /// A GlusterVolume has bricks offline, peers disconnected or entries in split-brain.
+    StorageDegraded,
+    /// A GlusterVolume has entries waiting to be healed.
+    HealPending,
 }
 
-/// One condition: a named fact with why. Every condition shoal sets today is of type
-/// `Synced` with status false: why the resource is not in sync.
+/// One condition: a named fact with why. Every condition shoal sets is false and says
+/// why: of type `Synced` (why the resource is not in sync) or `Healthy` (why it does not
+/// work as it should).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Condition {
     #[serde(rename = "type")]
@@ -109,6 +114,16 @@ pub struct Condition {
 }
 
 impl Condition {
+    /// The resource does not work as it should, for `reason`.
+    pub fn unhealthy(reason: ConditionReason, message: impl Into<String>) -> Condition {
+        Condition {
+            kind: "Healthy",
+            status: false,
+            reason,
+            message: message.into(),
+        }
+    }
+
     /// The resource is not in sync, for `reason`.
     pub fn not_synced(reason: ConditionReason, message: impl Into<String>) -> Condition {
         Condition {
@@ -209,6 +224,46 @@ pub fn health(key: &ResourceKey, live: &Live, plan: &Plan, desired: &Desired) ->
     }
 }
 
+/// Why `key` is not healthy, where health alone does not say: a GlusterVolume degraded
+/// (which bricks, which peers) or healing (how much).
+pub fn health_condition(key: &ResourceKey, plan: &Plan) -> Option<Condition> {
+    if key.kind != Kind::GlusterVolume {
+        return None;
+    }
+    let storage = plan.storage.iter().find(|s| s.name == key.name)?;
+    if storage.is_degraded() {
+        let mut why = vec![format!(
+            "{}/{} bricks online",
+            storage.bricks_online, storage.bricks_total
+        )];
+        if !storage.disconnected_peers.is_empty() {
+            why.push(format!(
+                "peers disconnected: {}",
+                storage.disconnected_peers.join(", ")
+            ));
+        }
+        if storage.split_brain > 0 {
+            why.push(format!("{} entries in split-brain", storage.split_brain));
+        }
+        if storage.heal_pending > 0 {
+            why.push(format!("{} entries pending heal", storage.heal_pending));
+        }
+        return Some(Condition::unhealthy(
+            ConditionReason::StorageDegraded,
+            why.join(", "),
+        ));
+    }
+    (storage.heal_pending > 0).then(|| {
+        Condition::unhealthy(
+            ConditionReason::HealPending,
+            format!(
+                "{} entries pending heal; all {} bricks online",
+                storage.heal_pending, storage.bricks_total
+            ),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,5 +338,54 @@ mod tests {
             ResourceKey::new(Kind::Service, "web").to_string(),
             "Service/web"
         );
+    }
+}
+
+#[cfg(test)]
+mod storage_tests {
+    use super::*;
+    use crate::plan::gluster::StorageHealth;
+
+    fn storage(online: usize, pending: u64, split: u64, disconnected: &[&str]) -> Plan {
+        Plan {
+            storage: vec![StorageHealth {
+                name: "storage".into(),
+                bricks_online: online,
+                bricks_total: 3,
+                heal_pending: pending,
+                split_brain: split,
+                disconnected_peers: disconnected.iter().map(|p| p.to_string()).collect(),
+            }],
+            ..Plan::default()
+        }
+    }
+
+    #[test]
+    fn a_volume_says_why_it_is_degraded_or_healing() {
+        let key = ResourceKey::new(Kind::GlusterVolume, "storage");
+        assert_eq!(health_condition(&key, &storage(3, 0, 0, &[])), None);
+        assert_eq!(
+            health_condition(&key, &storage(3, 21, 0, &[])),
+            Some(Condition::unhealthy(
+                ConditionReason::HealPending,
+                "21 entries pending heal; all 3 bricks online"
+            ))
+        );
+        assert_eq!(
+            health_condition(&key, &storage(2, 1250, 0, &["node3"])),
+            Some(Condition::unhealthy(
+                ConditionReason::StorageDegraded,
+                "2/3 bricks online, peers disconnected: node3, 1250 entries pending heal"
+            ))
+        );
+        assert_eq!(
+            health_condition(&key, &storage(3, 0, 4, &[])),
+            Some(Condition::unhealthy(
+                ConditionReason::StorageDegraded,
+                "3/3 bricks online, 4 entries in split-brain"
+            ))
+        );
+        let web = ResourceKey::new(Kind::Service, "storage");
+        assert_eq!(health_condition(&web, &storage(2, 0, 0, &[])), None);
     }
 }
