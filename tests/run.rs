@@ -578,7 +578,25 @@ fn of_two_instances_exactly_one_acts_and_the_other_takes_over() {
         o.event("DriftCorrected", Some("Service/web"))
     });
     assert_eq!(replicas(&lab, "web"), "2");
+
+    // SIGTERM gives the lease up: the next instance takes it on its first attempt, without
+    // waiting for it to go stale.
     assert_eq!(second.terminate(), Some(0));
+    let renewed = lab.docker(&[
+        "config",
+        "inspect",
+        "shoal-lease-pair",
+        "--format",
+        "{{index .Spec.Labels \"io.shoal.lease.renewed\"}}",
+    ]);
+    assert_eq!(renewed.trim(), "0");
+    let third = start(19857, "third");
+    third.wait_for("third acting", MINUTE, |o| {
+        (o.get("/readyz").0 == 200).then_some(())
+    });
+    assert!(third.event("LeaseAcquired", None).is_some());
+    assert_eq!(third.event("LeaseWaiting", None), None);
+    assert_eq!(third.terminate(), Some(0));
     remove_lease(&lab, "shoal-lease-pair");
 }
 
