@@ -771,3 +771,70 @@ fn a_directory_followed_through_edits_rejections_and_deletions() {
     assert_eq!(operator.terminate(), Some(0));
     remove_lease(&lab, "shoal-lease-dir");
 }
+
+/// With `--poll-interval`, the directory is polled (the log says which watcher saw each
+/// change), through a symlink that a git-sync sidecar swaps to a new checkout.
+#[test]
+fn a_polled_directory_behind_a_swapped_symlink_is_followed() {
+    let lab = lab();
+    lab.reset();
+    let root = tempfile::tempdir().unwrap();
+    let (first, second) = (root.path().join("rev-1"), root.path().join("rev-2"));
+    std::fs::create_dir(&first).unwrap();
+    std::fs::create_dir(&second).unwrap();
+    std::fs::write(first.join("web.yaml"), WEB).unwrap();
+    let current = root.path().join("current");
+    std::os::unix::fs::symlink(&first, &current).unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("run.log");
+    let operator = lab.start_operator(
+        19858,
+        &log,
+        &[
+            "--no-agents",
+            "--poll-interval",
+            "1s",
+            "--lease-name",
+            "shoal-lease-poll",
+            "--lease-ttl",
+            "6s",
+            current.to_str().unwrap(),
+        ],
+    );
+    wait_synced(&operator, "Service", "web");
+
+    // An edit in place, seen by polling.
+    std::fs::write(
+        first.join("web.yaml"),
+        WEB.replace("replicas: 2", "replicas: 3"),
+    )
+    .unwrap();
+    operator.wait_for("web scaled to 3", MINUTE, |_| {
+        (replicas(&lab, "web") == "3").then_some(())
+    });
+    let text = std::fs::read_to_string(&log).unwrap();
+    let seen: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("desired-state changed"))
+        .collect();
+    assert!(!seen.is_empty(), "{text}");
+    assert!(
+        seen.iter().all(|l| l.contains("\"watcher\":\"poll\"")),
+        "{seen:#?}"
+    );
+
+    // git-sync's swap: a new link renamed over the old one.
+    std::fs::write(
+        second.join("web.yaml"),
+        WEB.replace("replicas: 2", "replicas: 1"),
+    )
+    .unwrap();
+    let swap = root.path().join("current.tmp");
+    std::os::unix::fs::symlink(&second, &swap).unwrap();
+    std::fs::rename(&swap, &current).unwrap();
+    operator.wait_for("web scaled to 1 from the new checkout", MINUTE, |_| {
+        (replicas(&lab, "web") == "1").then_some(())
+    });
+    assert_eq!(operator.terminate(), Some(0));
+    remove_lease(&lab, "shoal-lease-poll");
+}

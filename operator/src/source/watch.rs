@@ -48,6 +48,8 @@ impl DirWatch {
     ) -> notify::Result<DirWatch> {
         // Reading desired-state opens its files, which inotify reports too (access
         // events): only changes count, or every reload would trigger the next.
+        // Which watcher saw a change is logged: with `--poll-interval`, only polling may.
+        let watcher = if poll.is_some() { "poll" } else { "inotify" };
         let handler = move |result: DebounceEventResult| {
             let relevant = match &result {
                 Ok(events) => events.iter().any(|e| {
@@ -63,6 +65,7 @@ impl DirWatch {
                 }
             };
             if relevant {
+                tracing::info!(watcher, "desired-state changed");
                 let _ = changed.send(());
             }
         };
