@@ -279,7 +279,7 @@ fn run_follows_git_commits_and_refuses_a_bad_one() {
 }
 
 #[test]
-fn a_killed_operator_converges_after_restart_without_duplicates() {
+fn a_killed_operator_converges_after_restart_leaving_what_it_made_untouched() {
     let lab = lab();
     lab.reset();
     let dir = tempfile::tempdir().unwrap();
@@ -321,6 +321,13 @@ fn a_killed_operator_converges_after_restart_without_duplicates() {
         before.lines().count() < names.len(),
         "the kill came too late: {before}"
     );
+    // What was created before the kill, by ID and version: kept as it is, not made again.
+    let identity = |name: &str| lab.service_field(name, "{{.ID}} {{.Version.Index}}");
+    let created: Vec<(String, String)> = before
+        .lines()
+        .map(|name| (name.to_string(), identity(name)))
+        .collect();
+    assert!(!created.is_empty());
 
     // Restarted, it waits out its own stale lease and finishes the work.
     let operator = lab.start_operator(19852, &logs.path().join("run-2.log"), &args);
@@ -334,6 +341,13 @@ fn a_killed_operator_converges_after_restart_without_duplicates() {
         .collect();
     listed.sort();
     assert_eq!(listed, names);
+    for (name, before) in &created {
+        assert_eq!(
+            &identity(name),
+            before,
+            "{name} was written again after the restart"
+        );
+    }
     assert_eq!(operator.terminate(), Some(0));
     remove_lease(&lab, "shoal-lease-kill");
 }
