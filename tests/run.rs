@@ -264,6 +264,14 @@ fn run_follows_git_commits_and_refuses_a_bad_one() {
         "{message}"
     );
     assert_eq!(operator.status()["revision"], second.as_str());
+    // The fetch error replaced the bad commit's own, before the repository comes back.
+    let during = operator.status()["readiness"]["source_error"].clone();
+    assert!(
+        during
+            .as_str()
+            .is_some_and(|e| e.starts_with("git sync failed, the last good revision stays")),
+        "{during}"
+    );
     // Back: the fetch error clears; the newest revision's own error (the bad commit) stays.
     std::fs::rename(&moved, &repo).unwrap();
     operator.wait_for("the fetch error cleared", MINUTE, |o| {
