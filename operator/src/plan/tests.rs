@@ -213,13 +213,42 @@ fn node_labels_set_by_others_are_left_alone() {
 fn json_output_has_the_documented_shape() {
     let plan = plan(&desired(), &recorded("drifted"));
     let json: serde_json::Value = serde_json::from_str(&render::json(&plan)).unwrap();
-    assert_eq!(json["format_version"], 1);
-    assert_eq!(json["changes"][0]["kind"], "Service");
-    assert_eq!(json["changes"][0]["action"], "update");
-    assert_eq!(json["changes"][0]["fields"][1]["path"], "replicas");
-    assert_eq!(json["changes"][0]["restarts_tasks"], true);
-    assert_eq!(json["unmanaged"][0]["name"], "unmanaged-app");
-    assert_eq!(json["summary"]["update"], 1);
+    // Every key docs/plan-json.md documents, with these values (a change: no `blocked`).
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "format_version": 1,
+            "changes": [{
+                "kind": "Service",
+                "name": "web",
+                "action": "update",
+                "fields": [
+                    {"path": "env.EXTRA", "from": "1", "to": null},
+                    {"path": "replicas", "from": "3", "to": "2"}
+                ],
+                "restarts_tasks": true
+            }],
+            "unmanaged": [{"kind": "Service", "name": "unmanaged-app"}],
+            "not_managed": [],
+            "storage": [],
+            "mounts": [],
+            "summary": {"create": 0, "update": 1, "delete": 0, "replace": 0, "blocked": 0}
+        })
+    );
+    // A blocked change says why, in words.
+    let mut live = recorded("drifted");
+    live.secrets.clear();
+    let blocked: serde_json::Value = serde_json::from_str(&render::json(&plan_of(&live))).unwrap();
+    assert_eq!(
+        blocked["changes"][0]["blocked"],
+        "swarm secret \"fixture_token\" does not exist: create it with `docker secret create \
+         fixture_token FILE`"
+    );
+    assert_eq!(blocked["summary"]["blocked"], 1);
+}
+
+fn plan_of(live: &Live) -> Plan {
+    plan(&desired(), live)
 }
 
 #[test]
