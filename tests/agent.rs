@@ -87,13 +87,49 @@ fn the_agent_mounts_from_the_local_server_and_keeps_directories() {
         "{status}"
     );
 
-    // A lost mount comes back.
+    // A lost mount is lost in the host's mount table, and comes back.
     lab.exec("node2", &["umount", "/data/storage"]);
+    assert!(!gluster_mount(&lab, "node2").contains(" /data/storage "));
     let status = agent_once(&lab, "node2", dir.path());
     assert_eq!(
         status["volumes"][0]["actions"],
         serde_json::json!(["mounted from node2"])
     );
+    assert!(gluster_mount(&lab, "node2").contains(" /data/storage "));
+
+    // --manage-fstab writes the volume's line, keeps the others, and puts it back.
+    let etc = tempfile::tempdir().unwrap();
+    let fstab = etc.path().join("fstab");
+    std::fs::write(&fstab, "# static\n/dev/vda / ext4 defaults 0 1\n").unwrap();
+    let line = "node2:/storage /data/storage glusterfs \
+                backup-volfile-servers=node1:node3,_netdev 0 0";
+    let managed = |lab: &Lab| {
+        let args = [
+            "agent",
+            "--once",
+            "--manage-fstab",
+            "--fstab",
+            fstab.to_str().unwrap(),
+        ];
+        let output = lab.shoal_on(
+            "node2",
+            &[&args[..], &[dir.path().to_str().unwrap()]].concat(),
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let status: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        status["volumes"][0]["actions"].clone()
+    };
+    assert_eq!(managed(&lab), serde_json::json!([format!("fstab: {line}")]));
+    let expected = format!("# static\n/dev/vda / ext4 defaults 0 1\n{line}\n");
+    assert_eq!(std::fs::read_to_string(&fstab).unwrap(), expected);
+    assert_eq!(managed(&lab), serde_json::json!([]));
+    std::fs::write(
+        &fstab,
+        "# static\n/dev/vda / ext4 defaults 0 1\nnode1:/storage /data/storage glusterfs defaults 0 0\n",
+    )
+    .unwrap();
+    assert_eq!(managed(&lab), serde_json::json!([format!("fstab: {line}")]));
+    assert_eq!(std::fs::read_to_string(&fstab).unwrap(), expected);
 
     // A mount from another host's server is drift: remounted from the local one.
     lab.exec("node3", &["umount", "/data/storage"]);

@@ -29,8 +29,12 @@ pub enum Blocked {
         nodes: Vec<String>,
         source: String,
     },
-    /// Desired-state would remove bricks or lower the replica count.
-    BrickRemoval { allow_data_loss: bool },
+    /// Desired-state would remove bricks or lower the replica count; `by_hand` is the
+    /// gluster command that would do it.
+    BrickRemoval {
+        allow_data_loss: bool,
+        by_hand: Option<String>,
+    },
     /// Desired-state changes the volume's arbiter.
     ArbiterChange,
 }
@@ -90,12 +94,22 @@ impl fmt::Display for Blocked {
             ),
             Blocked::BrickRemoval {
                 allow_data_loss: true,
+                by_hand: Some(command),
+            } => write!(
+                f,
+                "removing bricks or lowering replica is not automated: once the data is safe, \
+                 run `{command}` on a peer"
+            ),
+            Blocked::BrickRemoval {
+                allow_data_loss: true,
+                by_hand: None,
             } => f.write_str(
                 "removing bricks or lowering replica is not automated: run `gluster volume \
                  remove-brick` by hand once the data is safe",
             ),
             Blocked::BrickRemoval {
                 allow_data_loss: false,
+                ..
             } => f.write_str(
                 "this would remove bricks (and the data on them): set allowDataLoss: true on \
                  the resource if that is meant",

@@ -206,8 +206,24 @@ fn layout(
         if spec.replica != volume.replica {
             fields.push(replica);
         }
+        // What a person runs once the data is safe (gluster moves nothing off the bricks
+        // with `force`): the same bricks, and the lower replica count if there is one.
+        let lower = (spec.replica < volume.replica).then(|| format!(" replica {}", spec.replica));
+        let by_hand = (!removed.is_empty()).then(|| {
+            format!(
+                "gluster volume remove-brick {}{} {} force",
+                volume.name,
+                lower.unwrap_or_default(),
+                removed
+                    .iter()
+                    .map(|b| b.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        });
         let blocked = Blocked::BrickRemoval {
             allow_data_loss: spec.allow_data_loss,
+            by_hand,
         };
         return (fields, None, Some(blocked));
     }
@@ -566,7 +582,7 @@ mod tests {
     }
 
     #[test]
-    fn removing_a_brick_is_blocked_without_allow_data_loss() {
+    fn removing_a_brick_is_blocked_and_says_what_to_run_with_allow_data_loss() {
         let two = "  replica: 2\n  bricks:\n    - {node: node1, path: /data/bricks/storage}\n    - {node: node2, path: /data/bricks/storage}\n";
         let (changes, _) = plan(&desired(two), &pool("healthy"));
         assert_eq!(changes.len(), 1);
@@ -588,5 +604,21 @@ mod tests {
                 "this would remove bricks (and the data on them): set allowDataLoss: true on the resource if that is meant"
             )
         );
+        // With allowDataLoss: still blocked, with the command to run by hand.
+        let allowed = format!("{two}  allowDataLoss: true\n");
+        let (changes, _) = plan(&desired(&allowed), &pool("healthy"));
+        assert_eq!(
+            changes[0]
+                .blocked
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some(
+                "removing bricks or lowering replica is not automated: once the data is safe, \
+                 run `gluster volume remove-brick storage replica 2 node3:/data/bricks/storage \
+                 force` on a peer"
+            )
+        );
+        assert_eq!(changes[0].volume_ops, vec![]);
     }
 }
