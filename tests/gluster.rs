@@ -33,6 +33,57 @@ fn shoal_on_node1(lab: &Lab, args: &[&str]) -> std::process::Output {
     lab.shoal_on("node1", args)
 }
 
+/// `shoal run` on node1 (a pool member) for `dir`, its endpoints on node1's address.
+fn start_run_on_node1(dir: &str) {
+    let output = std::process::Command::new(shoal_tests::repo_root().join("deploy/lab/lab"))
+        .args(["start", "node1", "shoal-run", "--"])
+        .arg(shoal_tests::shoal_bin())
+        .args([
+            "--log-format",
+            "json",
+            "run",
+            "--no-agents",
+            "--resync",
+            "3s",
+            "--listen",
+            RUN_ON_NODE1,
+            "--lease-name",
+            "shoal-lease-gluster",
+            "--lease-ttl",
+            "6s",
+            dir,
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "lab start: {}", stderr(&output));
+}
+
+const RUN_ON_NODE1: &str = "10.213.0.11:9860";
+
+/// The GlusterVolume's status from `shoal run` on node1, once `check` accepts it.
+fn wait_volume_status(what: &str, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut last = serde_json::Value::Null;
+    while std::time::Instant::now() < deadline {
+        let answer = reqwest::blocking::get(format!("http://{RUN_ON_NODE1}/api/v1/status"))
+            .and_then(|r| r.json::<serde_json::Value>());
+        if let Ok(status) = answer {
+            last = status["resources"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["kind"] == "GlusterVolume")
+                .cloned()
+                .unwrap_or_default();
+            if check(&last) {
+                return last;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    panic!("timed out waiting for {what}; last status: {last}");
+}
+
 fn write_desired(dir: &Path, text: &str) {
     std::fs::write(dir.join("storage.yaml"), text).unwrap();
 }
@@ -113,8 +164,17 @@ fn a_volume_is_created_kept_in_shape_and_never_shrunk() {
             .contains("Number of Bricks: 1 x 3 = 3")
     );
 
-    // A crashed node: degraded, reported, and nothing destructive planned.
+    // A crashed node: degraded, reported, and nothing destructive planned. Heal waits for
+    // the test: the self-heal daemon is off until node3's return has been observed (set
+    // now: a volume change waits on every peer, and a crashed one answers none).
     write_desired(dir.path(), VOLUME);
+    lab.gluster(&[
+        "volume",
+        "set",
+        "storage",
+        "cluster.self-heal-daemon",
+        "off",
+    ]);
     let crash = std::process::Command::new(shoal_tests::repo_root().join("deploy/lab/lab"))
         .args(["crash", "node3"])
         .output()
@@ -142,6 +202,17 @@ fn a_volume_is_created_kept_in_shape_and_never_shrunk() {
         "a degraded volume must not be changed:\n{text}"
     );
 
+    // `shoal run` on node1 says so in its status, with why.
+    start_run_on_node1(path);
+    let degraded = wait_volume_status("Degraded", |v| v["health"] == "Degraded");
+    assert_eq!(degraded["conditions"][0]["type"], "Healthy", "{degraded}");
+    assert_eq!(
+        degraded["conditions"][0]["reason"], "StorageDegraded",
+        "{degraded}"
+    );
+    let why = degraded["conditions"][0]["message"].as_str().unwrap();
+    assert!(why.starts_with("2/3 bricks online"), "{why}");
+
     // Writes while node3 is down leave entries for the self-heal daemon.
     let mount = lab.exec(
         "node1",
@@ -164,8 +235,22 @@ fn a_volume_is_created_kept_in_shape_and_never_shrunk() {
     let pending = heal_pending(&stdout(&shoal_on_node1(&lab, &["plan", path])));
     assert!(pending.is_some_and(|n| n > 0), "heal pending: {pending:?}");
 
-    // node3 back: its bricks come online and the self-heal daemon copies what it missed.
+    // node3 back: its bricks come online, and what it missed waits to be healed.
     drop(_restore);
+    let healing = wait_volume_status("Progressing while healing", |v| {
+        v["health"] == "Progressing"
+    });
+    assert_eq!(
+        healing["conditions"][0]["reason"], "HealPending",
+        "{healing}"
+    );
+    let why = healing["conditions"][0]["message"].as_str().unwrap();
+    assert!(
+        why.ends_with("entries pending heal; all 3 bricks online") && !why.starts_with("0 "),
+        "{why}"
+    );
+    // The self-heal daemon copies what node3 missed.
+    lab.gluster(&["volume", "set", "storage", "cluster.self-heal-daemon", "on"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     let healthy = "GlusterVolume/storage: healthy: 3/3 bricks online, 0 entries pending heal";
     let mut seen = Vec::new();
@@ -187,6 +272,10 @@ fn a_volume_is_created_kept_in_shape_and_never_shrunk() {
         "5",
         "the self-heal daemon copies what node3 missed onto its brick"
     );
+    let healed = wait_volume_status("Healthy after the heal", |v| v["health"] == "Healthy");
+    assert_eq!(healed["conditions"], serde_json::json!([]), "{healed}");
+    lab.stop_agents();
+    let _ = lab.docker_unchecked(&["config", "rm", "shoal-lease-gluster"]);
     remove_volume(&lab);
 }
 
