@@ -415,6 +415,20 @@ mod tests {
                 split_brain: 0,
             }
         );
+        // node3 back, the self-heal daemon off: what it missed waits on the other two.
+        let healing = heal_summary(&recorded("healing/heal-info-summary.xml")).unwrap();
+        let counts: Vec<(&str, &str, u64, u64)> = healing
+            .iter()
+            .map(|b| (b.brick.as_str(), b.status.as_str(), b.pending, b.split_brain))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                ("node1:/data/bricks/storage", "Connected", 8, 0),
+                ("node2:/data/bricks/storage", "Connected", 8, 0),
+                ("node3:/data/bricks/storage", "Connected", 0, 0),
+            ]
+        );
     }
 
     #[test]
