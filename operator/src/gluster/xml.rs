@@ -419,7 +419,14 @@ mod tests {
         let healing = heal_summary(&recorded("healing/heal-info-summary.xml")).unwrap();
         let counts: Vec<(&str, &str, u64, u64)> = healing
             .iter()
-            .map(|b| (b.brick.as_str(), b.status.as_str(), b.pending, b.split_brain))
+            .map(|b| {
+                (
+                    b.brick.as_str(),
+                    b.status.as_str(),
+                    b.pending,
+                    b.split_brain,
+                )
+            })
             .collect();
         assert_eq!(
             counts,

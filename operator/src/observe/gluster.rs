@@ -187,3 +187,27 @@ fn gluster_error(what: &str, source: xml::GlusterError) -> CliError {
         source,
     }
 }
+
+/// The pool as observed from node1, from the gluster answers recorded in the lab at
+/// tests/fixtures/gluster/`dir` (one volume: volume-info, volume-get-all, heal info).
+#[cfg(test)]
+pub(crate) fn recorded_pool(dir: &str) -> GlusterLive {
+    use crate::gluster::recorded;
+    let info = &xml::volume_info(&recorded(&format!("{dir}/volume-info.xml"))).unwrap()[0];
+    let heal = xml::heal_summary(&recorded(&format!("{dir}/heal-info-summary.xml"))).unwrap();
+    let peers = xml::pool_list(&recorded(&format!("{dir}/pool-list.xml"))).unwrap();
+    let options = xml::volume_options(&recorded(&format!("{dir}/volume-get-all.xml"))).unwrap();
+    let online = heal.iter().filter(|h| h.status == "Connected").count();
+    GlusterLive {
+        local_hostname: "node1".into(),
+        peers: peers.into_iter().map(PeerState::from).collect(),
+        // As observe does: bricks online are the ones heal info reaches.
+        volumes: vec![VolumeState::new(info, options, Some(online), &heal)],
+        brick_host_addresses: (1..=3)
+            .map(|n| {
+                let address = format!("10.213.0.{}", 10 + n).parse().unwrap();
+                (format!("node{n}"), BTreeSet::from([address]))
+            })
+            .collect(),
+    }
+}

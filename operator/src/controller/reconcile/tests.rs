@@ -203,6 +203,57 @@ async fn an_unreachable_engine_is_transient_and_makes_the_instance_unready() {
     assert_eq!(ctx.engine.writes(), Vec::<String>::new());
 }
 
+/// A replica-2 volume that the lab put in split-brain (each brick written while the
+/// other was cut off), as recorded in tests/fixtures/gluster/split-brain.
+const SPLIT: &str = "apiVersion: shoal/v1alpha1
+kind: GlusterVolume
+metadata:
+  name: sb
+spec:
+  replica: 2
+  force: true
+  bricks:
+    - {node: node2, path: /data/bricks/sb}
+    - {node: node3, path: /data/bricks/sb}
+  mountPoint: /mnt/sb
+";
+
+#[tokio::test]
+async fn split_brain_is_an_event_and_a_degraded_volume_that_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sb.yaml"), SPLIT).unwrap();
+    let validation = validate_dir(dir.path(), &ValidateOptions::default()).unwrap();
+    assert_eq!(validation.errors(), 0, "{:?}", validation.problems);
+    let mut live = recorded("applied");
+    live.gluster = Some(Ok(crate::observe::gluster::recorded_pool("split-brain")));
+    let ctx = context(live, None);
+    ctx.shared.set_snapshot(Snapshot {
+        desired: validation.desired,
+        revision: None,
+    });
+    let key = ResourceKey::new(Kind::GlusterVolume, "sb");
+    let reconciled = reconcile(&ctx, &key).await;
+    assert_eq!(reconciled.result, ReconcileResult::synced);
+    assert_eq!(ctx.engine.writes(), Vec::<String>::new());
+    let events = ctx.shared.events();
+    assert_eq!(
+        (events[0].reason, events[0].message.as_str()),
+        (Reason::SplitBrain, "2 entries in split-brain")
+    );
+    let status = ctx.shared.status(&key).unwrap();
+    assert_eq!(
+        (status.sync, status.health),
+        (Sync::Synced, Health::Degraded)
+    );
+    assert_eq!(
+        status.conditions,
+        [Condition::unhealthy(
+            ConditionReason::StorageDegraded,
+            "2/2 bricks online, 2 entries in split-brain"
+        )]
+    );
+}
+
 #[test]
 fn failures_are_classified_for_the_queue() {
     let engine = |status_code: u16, message: &str| EngineError::Call {
