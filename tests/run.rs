@@ -179,7 +179,13 @@ fn run_follows_git_commits_and_refuses_a_bad_one() {
     let repo = scratch.path().join("repo");
     std::fs::create_dir(&repo).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
-    let first = commit(&repo, "web.yaml", WEB, "web, 2 replicas");
+    std::fs::create_dir_all(repo.join("platform")).unwrap();
+    std::fs::write(
+        repo.join("platform/extra.yaml"),
+        WEB.replace("name: web", "name: extra"),
+    )
+    .unwrap();
+    let first = commit(&repo, "web.yaml", WEB, "web, 2 replicas; extra");
     let url = format!("file://{}", repo.display());
     let cache = scratch.path().join("cache");
     let operator = lab.start_operator(
@@ -204,6 +210,7 @@ fn run_follows_git_commits_and_refuses_a_bad_one() {
         ],
     );
     wait_synced(&operator, "Service", "web");
+    wait_synced(&operator, "Service", "extra");
     assert_eq!(operator.status()["revision"], first.as_str());
     assert_eq!(
         lab.service_field("web", "{{index .Spec.Labels \"io.shoal.revision\"}}"),
@@ -228,6 +235,20 @@ fn run_follows_git_commits_and_refuses_a_bad_one() {
         second
     );
 
+    // A commit that deletes a resource prunes its service.
+    git(&repo, &["rm", "-q", "platform/extra.yaml"]);
+    git(&repo, &["commit", "-q", "-m", "no more extra"]);
+    let pruned = git(&repo, &["rev-parse", "HEAD"]);
+    operator.wait_for("extra pruned", MINUTE, |o| {
+        o.event("Applied", Some("Service/extra"))
+            .filter(|e| e["message"] == "deleted (no longer in desired-state)")
+    });
+    assert!(
+        !lab.docker(&["service", "ls", "--format", "{{.Name}}"])
+            .lines()
+            .any(|l| l == "extra")
+    );
+
     // A bad commit: not applied, the event names file, line and field; the last good
     // revision stays in force.
     let bad = commit(
@@ -247,7 +268,7 @@ fn run_follows_git_commits_and_refuses_a_bad_one() {
     assert!(message.contains("web.yaml:7:"), "{message}");
     assert!(message.contains("spec.replicas"), "{message}");
     assert_eq!(invalid["revision"], bad.as_str());
-    assert_eq!(operator.status()["revision"], second.as_str());
+    assert_eq!(operator.status()["revision"], pruned.as_str());
     let (code, why) = operator.get("/readyz");
     assert_eq!(code, 200, "{why}");
     assert_eq!(replicas(&lab, "web"), "3");
@@ -263,7 +284,7 @@ fn run_follows_git_commits_and_refuses_a_bad_one() {
         message.starts_with("git sync failed, the last good revision stays: fetching"),
         "{message}"
     );
-    assert_eq!(operator.status()["revision"], second.as_str());
+    assert_eq!(operator.status()["revision"], pruned.as_str());
     // The fetch error replaced the bad commit's own, before the repository comes back.
     let during = operator.status()["readiness"]["source_error"].clone();
     assert!(
