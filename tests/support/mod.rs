@@ -107,11 +107,13 @@ pub fn shoal_bin() -> PathBuf {
         .get_or_init(|| {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let built = Command::new(cargo)
-                .args(["build", "--quiet", "-p", "shoal", "--bin", "shoal"])
+                // The whole workspace's features, as `cargo test --workspace` builds it:
+                // no rebuild when the binary is fresh.
+                .args(["build", "--quiet", "--workspace", "--bin", "shoal"])
                 .current_dir(repo_root())
                 .status()
                 .expect("cargo runs");
-            assert!(built.success(), "cargo build -p shoal failed");
+            assert!(built.success(), "cargo build --bin shoal failed");
             let target = std::env::var("CARGO_TARGET_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|_| repo_root().join("target"));

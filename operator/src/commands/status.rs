@@ -18,6 +18,8 @@ struct Readiness {
     source_error: Option<String>,
     engine_error: Option<String>,
     #[serde(default)]
+    events_error: Option<String>,
+    #[serde(default)]
     lease_error: Option<String>,
 }
 
@@ -55,14 +57,15 @@ fn render(status: &InstanceStatus) -> String {
                     .unwrap_or("nobody yet")
             )
         },
-        status
-            .revision
-            .as_deref()
-            .map_or("-", |r| &r[..r.len().min(12)])
+        status.revision.as_deref().map_or("-", |r| r
+            .char_indices()
+            .nth(12)
+            .map_or(r, |(end, _)| &r[..end]))
     );
     for error in [
         &status.readiness.source_error,
         &status.readiness.engine_error,
+        &status.readiness.events_error,
         &status.readiness.lease_error,
     ]
     .into_iter()
@@ -118,6 +121,7 @@ fn converged(status: &InstanceStatus) -> bool {
     readiness.leader
         && readiness.source_error.is_none()
         && readiness.engine_error.is_none()
+        && readiness.events_error.is_none()
         && status.resources.len() == status.desired
         && status
             .resources

@@ -89,7 +89,7 @@ pub async fn follow(
         }));
         if lost {
             backoff = reconnect_backoff();
-            shared.update_readiness(|r| r.engine_error = None);
+            shared.update_readiness(|r| r.events_error = None);
             shared.metrics.event_stream_reconnects.inc();
             shared.record(Event::new(
                 Reason::EventStreamReconnected,
@@ -123,7 +123,7 @@ pub async fn follow(
         lost = true;
         // Not ready until the engine answers again (a reconcile may not come for minutes).
         shared.update_readiness(|r| {
-            r.engine_error = Some("the events stream ended; waiting for the engine".into())
+            r.events_error = Some("the events stream ended; waiting for the engine".into())
         });
         shared.record(Event::new(
             Reason::EngineUnreachable,

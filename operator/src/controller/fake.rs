@@ -27,6 +27,8 @@ pub struct FakeEngine {
     pub lease: Mutex<Option<LeaseState>>,
     /// Lease attempts never return (a partition that drops packets).
     pub lease_hangs: AtomicBool,
+    /// How many of the next lease attempts fail (then they answer as `lease` says).
+    pub lease_failures: AtomicUsize,
     /// The services and networks `managed()` lists.
     pub managed: Mutex<Vec<(Kind, String)>>,
     pub observations: AtomicUsize,
@@ -100,6 +102,11 @@ impl Engine for FakeEngine {
     async fn acquire(&self, _: &Lease) -> Result<LeaseState, bollard::errors::Error> {
         if self.lease_hangs.load(Ordering::Relaxed) {
             std::future::pending::<()>().await;
+        }
+        let failing = self.lease_failures.load(Ordering::Relaxed);
+        if failing > 0 {
+            self.lease_failures.store(failing - 1, Ordering::Relaxed);
+            return Err(FakeEngine::error(500, "a passing failure".into()));
         }
         let state = self.lease.lock().unwrap().clone();
         state.ok_or_else(|| FakeEngine::error(503, "no answer".into()))

@@ -134,17 +134,25 @@ impl Lease {
 
     /// Gives the lease up (on shutdown), so another instance need not wait for `ttl`.
     pub async fn release(&self, docker: &Docker) {
-        let Ok(configs) = docker
+        // A renewal sent just before may land first: read again and retry a few times.
+        for _ in 0..3 {
+            match self.try_release(docker).await {
+                Err(error) if is_conflict(&error) => continue,
+                _ => return,
+            }
+        }
+    }
+
+    /// One attempt at giving the lease up, if this instance holds it.
+    async fn try_release(&self, docker: &Docker) -> Result<(), bollard::errors::Error> {
+        let configs = docker
             .list_configs(Some(ListConfigsOptions {
                 filters: Some(HashMap::from([(
                     "name".to_string(),
                     vec![self.name.clone()],
                 )])),
             }))
-            .await
-        else {
-            return;
-        };
+            .await?;
         for config in configs {
             let Some(mut spec) = config.spec else {
                 continue;
@@ -156,7 +164,7 @@ impl Lease {
             spec.labels = Some(self.labels(0));
             let version = config.version.and_then(|v| v.index).unwrap_or_default();
             let id = config.id.unwrap_or_default();
-            let _ = docker
+            docker
                 .update_config(
                     &id,
                     spec,
@@ -164,8 +172,9 @@ impl Lease {
                         version: version as i64,
                     },
                 )
-                .await;
+                .await?;
         }
+        Ok(())
     }
 }
 
@@ -186,14 +195,22 @@ pub async fn hold<E: Engine>(
     loop {
         let attempted = Instant::now();
         let step_down_at = renewed + step_down_after;
-        // An attempt that hangs must not carry a holder past its step-down.
+        // An attempt that hangs must not carry a holder past its step-down; one that
+        // could not finish before it is not made.
         let bound = if held {
             (lease.ttl / 3).min(step_down_at.saturating_duration_since(attempted))
         } else {
             lease.ttl / 3
         };
-        match tokio::time::timeout(bound, context.engine.acquire(&lease)).await {
-            Ok(Ok(LeaseState::Held)) => {
+        let attempt = if bound.is_zero() {
+            None
+        } else {
+            Some(tokio::time::timeout(bound, context.engine.acquire(&lease)).await)
+        };
+        let mut failed = false;
+        match attempt {
+            None => failed = true,
+            Some(Ok(Ok(LeaseState::Held))) => {
                 renewed = attempted;
                 shared.update_readiness(|r| {
                     r.lease_error = None;
@@ -210,7 +227,7 @@ pub async fn hold<E: Engine>(
                     let _ = triggers.send(Trigger::All(Why::LeaseAcquired));
                 }
             }
-            Ok(Ok(LeaseState::HeldBy(holder))) => {
+            Some(Ok(Ok(LeaseState::HeldBy(holder)))) => {
                 if held || shared.readiness().lease_holder.as_deref() != Some(&holder) {
                     shared.record(Event::new(
                         Reason::LeaseWaiting,
@@ -225,8 +242,14 @@ pub async fn hold<E: Engine>(
                     r.lease_holder = Some(holder);
                 });
             }
-            Ok(Err(error)) => lease_failed(shared, error.to_string()),
-            Err(_) => lease_failed(shared, "the engine did not answer in time".to_string()),
+            Some(Ok(Err(error))) => {
+                failed = true;
+                lease_failed(shared, error.to_string());
+            }
+            Some(Err(_)) => {
+                failed = true;
+                lease_failed(shared, "the engine did not answer in time".to_string());
+            }
         }
         if held && renewed.elapsed() >= step_down_after {
             held = false;
@@ -241,7 +264,8 @@ pub async fn hold<E: Engine>(
                 ),
             ));
         }
-        let next_attempt = attempted + lease.ttl / 3;
+        // After a failure, try again sooner: one slow answer must not cost the lease.
+        let next_attempt = attempted + if failed { lease.ttl / 6 } else { lease.ttl / 3 };
         let wake = if held {
             next_attempt.min(renewed + step_down_after)
         } else {

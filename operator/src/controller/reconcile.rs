@@ -109,7 +109,11 @@ async fn act<E: Engine>(
         .is_some_and(|s| matches!(s.health, Health::Progressing | Health::Degraded));
     let recheck = converging.then_some(AFTER_APPLY_REQUEUE);
     match decided.decision {
-        Decision::Gone => done(ReconcileResult::synced, None),
+        Decision::Gone => {
+            // A leftover removed by other means: its status goes with it.
+            ctx.shared.forget(key);
+            done(ReconcileResult::synced, None)
+        }
         Decision::Synced => {
             if let Some(status) = status {
                 ctx.shared.remember_synced(key, status.desired_hash);
@@ -196,21 +200,28 @@ async fn write<E: Engine>(
                 ctx.shared.forget(key);
                 return done(ReconcileResult::applied, None);
             }
-            if let Some(mut status) = status.filter(|_| ctx.shared.in_force(snapshot)) {
+            if let Some(mut status) = status {
+                // Remembered even if a new revision came meanwhile: it was written.
                 ctx.shared
                     .remember_written(key, status.desired_hash.clone());
                 status.sync = Sync::Synced;
                 status.health = Health::Progressing;
                 status.last_applied = Some(SystemTime::now());
                 status.last_applied_revision = revision.clone();
-                ctx.shared.set_status(key, status);
+                if ctx.shared.in_force(snapshot) {
+                    ctx.shared.set_status(key, status);
+                }
             }
             done(ReconcileResult::applied, Some(AFTER_APPLY_REQUEUE))
         }
         Err(error) => {
             let outcome = error_policy(&error.source);
-            if let Some(mut status) = status.filter(|_| ctx.shared.in_force(snapshot)) {
-                if outcome == Outcome::Terminal && !status.desired_hash.is_empty() {
+            if let Some(mut status) = status {
+                // Of an older desired-state, a rejection is not kept: the new one tries again.
+                if outcome == Outcome::Terminal
+                    && !status.desired_hash.is_empty()
+                    && ctx.shared.in_force(snapshot)
+                {
                     ctx.shared.remember_rejected(
                         key,
                         status.desired_hash.clone(),
@@ -221,7 +232,9 @@ async fn write<E: Engine>(
                     ConditionReason::ApplyFailed,
                     error.to_string(),
                 ));
-                ctx.shared.set_status(key, status);
+                if ctx.shared.in_force(snapshot) {
+                    ctx.shared.set_status(key, status);
+                }
             }
             ctx.shared
                 .record(event(Reason::ApplyFailed, &error.to_string()));

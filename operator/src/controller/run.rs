@@ -62,10 +62,23 @@ pub enum RunError {
     Engine(#[from] crate::swarm::engine::EngineError),
     #[error("cannot watch {0}: {1}")]
     Watch(PathBuf, notify::Error),
+    #[error(
+        "--lease-ttl {} is too short: at least 6s (the lease's timestamps are whole seconds, \
+         and a holder steps down a third of the ttl before anyone may take over)",
+        humantime::format_duration(*.0)
+    )]
+    LeaseTtl(Duration),
 }
+
+/// Below this, a holder's step-down (at two thirds of the ttl) may come after another
+/// instance may take over (a second early, timestamps being whole seconds).
+const MIN_LEASE_TTL: Duration = Duration::from_secs(6);
 
 /// Runs until SIGTERM or SIGINT.
 pub async fn run(options: RunOptions) -> Result<(), RunError> {
+    if options.lease_ttl < MIN_LEASE_TTL {
+        return Err(RunError::LeaseTtl(options.lease_ttl));
+    }
     let shared = Arc::new(Shared::new(options.identity.clone(), 512));
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -173,6 +186,7 @@ pub async fn drive<E: Engine>(
     }
     // Renewing after the release would take the lease back for another ttl.
     lease_holder.abort();
+    let _ = lease_holder.await;
     context.engine.release(&lease).await;
 }
 

@@ -50,7 +50,7 @@ pub fn not_ready(shared: &Shared) -> Option<String> {
             None => "desired-state not loaded yet".into(),
         });
     }
-    if let Some(error) = readiness.engine_error {
+    if let Some(error) = readiness.events_error.or(readiness.engine_error) {
         return Some(format!("engine unreachable: {error}"));
     }
     if !readiness.leader {
@@ -125,6 +125,14 @@ mod tests {
         );
         shared.update_readiness(|r| {
             r.engine_error = None;
+            r.events_error = Some("the events stream ended; waiting for the engine".into());
+        });
+        assert_eq!(
+            not_ready(&shared).as_deref(),
+            Some("engine unreachable: the events stream ended; waiting for the engine")
+        );
+        shared.update_readiness(|r| {
+            r.events_error = None;
             r.lease_holder = Some("node2-812".into());
         });
         assert_eq!(

@@ -26,8 +26,10 @@ pub struct Snapshot {
 /// Why the instance is not ready, if it is not.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Readiness {
-    /// The engine could not be reached or observed.
+    /// The engine could not be reached or observed by a reconcile.
     pub engine_error: Option<String>,
+    /// The engine's events stream is lost (until it is open again).
+    pub events_error: Option<String>,
     /// The newest source revision could not be loaded (the last good one stays).
     pub source_error: Option<String>,
     /// Why the lease could not be read or renewed, if it could not.
@@ -151,7 +153,14 @@ impl Shared {
             }
             true
         });
-        lock(&self.memory).retain(|key, _| hashes.contains_key(key));
+        let mut memory = lock(&self.memory);
+        memory.retain(|key, _| hashes.contains_key(key));
+        // What the engine rejected may fit now: another resource may have given up the
+        // port or name it wanted. A new desired-state tries every rejected spec once more.
+        for remembered in memory.values_mut() {
+            remembered.rejected = None;
+        }
+        drop(memory);
         *self
             .snapshot
             .write()
@@ -209,10 +218,11 @@ impl Shared {
 
     /// `key` was seen in sync with the desired spec of hash `hash`.
     pub fn remember_synced(&self, key: &ResourceKey, hash: String) {
-        lock(&self.memory)
-            .entry(key.clone())
-            .or_default()
-            .synced_hash = Some(hash);
+        let mut memory = lock(&self.memory);
+        let remembered = memory.entry(key.clone()).or_default();
+        remembered.synced_hash = Some(hash);
+        // In sync now, by whatever means: a later difference is drift, not that rejection.
+        remembered.rejected = None;
     }
 
     /// shoal wrote the desired spec of hash `hash` to `key`'s object.
@@ -225,7 +235,7 @@ impl Shared {
     }
 
     /// The engine rejected the desired spec of hash `hash` (`why`): not written again
-    /// until desired-state changes.
+    /// until desired-state changes (any resource of it).
     pub fn remember_rejected(&self, key: &ResourceKey, hash: String, why: String) {
         lock(&self.memory).entry(key.clone()).or_default().rejected = Some((hash, why));
     }

@@ -206,21 +206,42 @@ fn layout(
         if spec.replica != volume.replica {
             fields.push(replica);
         }
-        // What a person runs once the data is safe (gluster moves nothing off the bricks
-        // with `force`): the same bricks, and the lower replica count if there is one.
-        let lower = (spec.replica < volume.replica).then(|| format!(" replica {}", spec.replica));
-        let by_hand = (!removed.is_empty()).then(|| {
-            format!(
-                "gluster volume remove-brick {}{} {} force",
+        // What a person runs once the data is safe: a lower replica count drops the
+        // bricks (remove-brick with the new count); a brick moved to another host or path
+        // is replaced (replace-brick). Anything else needs gluster's own docs.
+        let added: Vec<&String> = bricks
+            .iter()
+            .filter(|b| !volume.bricks.contains(b))
+            .collect();
+        let by_hand = if spec.replica < volume.replica && !removed.is_empty() {
+            Some(format!(
+                "gluster volume remove-brick {} replica {} {} force",
                 volume.name,
-                lower.unwrap_or_default(),
+                spec.replica,
                 removed
                     .iter()
                     .map(|b| b.as_str())
                     .collect::<Vec<_>>()
                     .join(" ")
-            )
-        });
+            ))
+        } else if spec.replica == volume.replica
+            && !removed.is_empty()
+            && removed.len() == added.len()
+        {
+            let replaced: Vec<String> = removed
+                .iter()
+                .zip(&added)
+                .map(|(old, new)| {
+                    format!(
+                        "gluster volume replace-brick {} {old} {new} commit force",
+                        volume.name
+                    )
+                })
+                .collect();
+            Some(replaced.join(" && "))
+        } else {
+            None
+        };
         let blocked = Blocked::BrickRemoval {
             allow_data_loss: spec.allow_data_loss,
             by_hand,
@@ -606,6 +627,26 @@ mod tests {
         );
         // With allowDataLoss: still blocked, with the command to run by hand.
         let allowed = format!("{two}  allowDataLoss: true\n");
+        let moved = THREE.replace(
+            "node3, path: /data/bricks/storage",
+            "node4, path: /data/bricks/storage",
+        );
+        let (changes, _) = plan(
+            &desired(&format!("{moved}  allowDataLoss: true\n")),
+            &pool("healthy"),
+        );
+        assert_eq!(
+            changes[0]
+                .blocked
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some(
+                "removing bricks or lowering replica is not automated: once the data is safe, \
+                 run `gluster volume replace-brick storage node3:/data/bricks/storage \
+                 node4:/data/bricks/storage commit force` on a peer"
+            )
+        );
         let (changes, _) = plan(&desired(&allowed), &pool("healthy"));
         assert_eq!(
             changes[0]

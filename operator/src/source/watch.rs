@@ -146,14 +146,15 @@ mod tests {
             std::fs::write(first.join(format!("file-{i}.yaml")), "a").unwrap();
         }
         assert!(next(&mut rx).await, "a burst of writes signals");
-        // Debounced: one signal for the burst (the debouncer flushes per tick, so a burst
-        // that straddles a tick on a loaded machine may make two, never more), then quiet.
+        // Debounced: far fewer signals than files (the debouncer flushes per tick, every
+        // quarter debounce, so a burst spread over ticks on a loaded machine may make two
+        // or three), then quiet.
         tokio::time::sleep(Duration::from_millis(600)).await;
         let mut signals = 1;
         while rx.try_recv().is_ok() {
             signals += 1;
         }
-        assert!(signals <= 2, "{signals} signals for one burst of 10 files");
+        assert!(signals <= 3, "{signals} signals for one burst of 10 files");
         std::fs::write(first.join("operator.log"), "not desired-state").unwrap();
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert!(rx.try_recv().is_err(), "other files are not desired-state");

@@ -171,17 +171,13 @@ async fn a_rejected_spec_is_not_written_again_until_desired_state_changes() {
         (Sync::OutOfSync, vec![failed])
     );
 
-    // A new desired spec is written.
-    let mut snapshot = Snapshot {
+    // A new desired-state, even one that leaves web as it was, tries it once more: what
+    // was in the way (another resource's port, say) may be gone.
+    let same = Snapshot {
         desired: ctx.shared.snapshot().unwrap().desired.clone(),
         revision: Some("c0ffee2".into()),
     };
-    for resource in &mut snapshot.desired.resources {
-        if let Spec::Service(spec) = &mut resource.spec {
-            spec.replicas = Some(7);
-        }
-    }
-    ctx.shared.set_snapshot(snapshot);
+    ctx.shared.set_snapshot(same);
     *ctx.engine.write_error.lock().unwrap() = None;
     let reconciled = reconcile(&ctx, &web()).await;
     assert_eq!(reconciled.result, ReconcileResult::applied);
@@ -190,6 +186,30 @@ async fn a_rejected_spec_is_not_written_again_until_desired_state_changes() {
         ["Service/web Update", "Service/web Update"]
     );
     assert_eq!(ctx.shared.memory(&web()).rejected, None);
+}
+
+#[tokio::test]
+async fn a_leftover_gone_by_other_means_loses_its_status() {
+    // worker is no longer desired, its prune refused: it keeps a status meanwhile.
+    let ctx = context(recorded("applied"), None);
+    let mut desired = ctx.shared.snapshot().unwrap().desired.clone();
+    desired.resources.retain(|r| r.kind() != Kind::Service);
+    ctx.shared.set_snapshot(Snapshot {
+        desired,
+        revision: None,
+    });
+    let worker = ResourceKey::new(Kind::Service, "worker");
+    reconcile(&ctx, &worker).await;
+    assert_eq!(ctx.shared.status(&worker).unwrap().sync, Sync::OutOfSync);
+    // Removed by hand: the next reconcile finds nothing, and forgets it.
+    let mut live = recorded("applied");
+    live.services
+        .retain(|s| s.spec.as_ref().and_then(|s| s.name.as_deref()) != Some("worker"));
+    *ctx.engine.live.lock().unwrap() = Some(live);
+    let reconciled = reconcile(&ctx, &worker).await;
+    assert_eq!(reconciled, done(ReconcileResult::synced, None));
+    assert_eq!(ctx.shared.status(&worker), None);
+    assert_eq!(ctx.engine.writes(), Vec::<String>::new());
 }
 
 #[tokio::test]

@@ -204,3 +204,24 @@ async fn a_holder_whose_renewals_hang_steps_down_before_anyone_may_take_over() {
         Some("cannot renew the lease: the engine did not answer in time")
     );
 }
+
+#[tokio::test]
+async fn one_failed_renewal_does_not_cost_the_lease() {
+    let context = context("applied");
+    let (triggers, _triggered) = mpsc::unbounded_channel();
+    let holder = tokio::spawn(lease::hold(
+        Arc::new(lease(Duration::from_secs(3))),
+        context.clone(),
+        triggers,
+    ));
+    assert!(eventually(|| context.shared.readiness().leader).await);
+    context.engine.lease_failures.store(1, Ordering::Relaxed);
+    let failed = || context.shared.readiness().lease_error.is_some();
+    assert!(eventually(failed).await);
+    // Tried again sooner than a full third of the ttl, well before the step-down.
+    assert!(eventually(|| !failed()).await);
+    holder.abort();
+    assert!(context.shared.readiness().leader);
+    let reasons: Vec<Reason> = context.shared.events().iter().map(|e| e.reason).collect();
+    assert_eq!(reasons, [Reason::LeaseAcquired]);
+}
