@@ -1,17 +1,26 @@
 //! A stand-in for the engine, for unit tests of the controller's loop and executor: it
 //! answers observations from recorded engine JSON and records every write instead of
 //! making it. It proves what the controller decides to call, never that the calls work
-//! (the lab tests do that).
+//! (the lab tests do that). With it, the recorded answers and desired-state the tests
+//! share (tests/fixtures), and a context that puts them together.
 
-use std::sync::Mutex;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
 
 use super::engine::Engine;
 use super::lease::{Lease, LeaseState};
+use super::observation::SharedObservation;
+use super::reconcile::Context;
+use super::shared::{Shared, Snapshot};
 use crate::observe::ObserveError;
 use crate::observe::live::Live;
 use crate::plan::Change;
 use crate::resources::{Desired, Kind};
+use crate::source::validate::{ValidateOptions, validate_dir};
 use crate::swarm::apply::ApplyError;
 use crate::swarm::engine::EngineError;
 
@@ -115,4 +124,48 @@ impl Engine for FakeEngine {
     async fn release(&self, _: &Lease) {
         self.releases.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+/// tests/fixtures/lab-desired: nodes, networks, web (replicated) and worker (global).
+pub fn lab_desired() -> Desired {
+    validate_dir(&fixtures().join("lab-desired"), &ValidateOptions::default())
+        .unwrap()
+        .desired
+}
+
+/// The swarm as recorded by tests/fixtures/record: `applied` right after `shoal apply` of
+/// lab-desired, `drifted` after `docker service update --env-add EXTRA=1 --replicas 3 web`.
+pub fn recorded(name: &str) -> Live {
+    Live::from_recorded(&fixtures().join("engine").join(name)).unwrap()
+}
+
+pub fn snapshot(desired: Desired, revision: Option<&str>) -> Snapshot {
+    Snapshot {
+        desired,
+        revision: revision.map(str::to_string),
+    }
+}
+
+/// A controller context with `desired` in force (at `revision`) and the stand-in
+/// answering `live`; observations are reused for `reuse` at most.
+pub fn context(
+    desired: Desired,
+    revision: Option<&str>,
+    live: Live,
+    reuse: Duration,
+) -> Arc<Context<FakeEngine>> {
+    let shared = Arc::new(Shared::new("test".into(), 64));
+    shared.set_snapshot(snapshot(desired, revision));
+    Arc::new(Context {
+        engine: FakeEngine::with(live),
+        shared,
+        agent_port: None,
+        allow_mass_prune: false,
+        // Half the debounce is what is reused.
+        observation: SharedObservation::new(reuse * 2, Counter::default()),
+    })
 }

@@ -290,23 +290,15 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
-    use crate::source::validate::{ValidateOptions, validate_dir};
+    use crate::controller::fake::lab_desired;
 
     fn desired() -> Desired {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/lab-desired");
-        validate_dir(&dir, &ValidateOptions::default())
-            .unwrap()
-            .desired
+        lab_desired()
     }
 
     fn snapshot(desired: Desired) -> Snapshot {
-        Snapshot {
-            desired,
-            revision: None,
-        }
+        crate::controller::fake::snapshot(desired, None)
     }
 
     #[test]

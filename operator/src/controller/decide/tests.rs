@@ -2,34 +2,19 @@
 //! the swarm right after `shoal apply` of tests/fixtures/lab-desired, `drifted` the same
 //! after `docker service update --env-add EXTRA=1 --replicas 3 web` by hand.
 
-use std::path::PathBuf;
-
 use bollard::models::{ServiceUpdateStatus, ServiceUpdateStatusStateEnum as State};
 
 use super::*;
+use crate::controller::fake::{self, lab_desired, recorded};
 use crate::diff;
 use crate::resources::{Desired, Spec};
-use crate::source::validate::{ValidateOptions, validate_dir};
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
 
 fn desired() -> Desired {
-    validate_dir(&fixtures().join("lab-desired"), &ValidateOptions::default())
-        .unwrap()
-        .desired
+    lab_desired()
 }
 
 fn snapshot(desired: Desired) -> Snapshot {
-    Snapshot {
-        desired,
-        revision: None,
-    }
-}
-
-fn recorded(name: &str) -> Live {
-    Live::from_recorded(&fixtures().join("engine").join(name)).unwrap()
+    fake::snapshot(desired, None)
 }
 
 fn web() -> ResourceKey {

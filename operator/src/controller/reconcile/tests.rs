@@ -1,30 +1,18 @@
 //! The executor on a stand-in engine answering recorded lab JSON: which writes a
 //! reconcile makes, which events and status it leaves, how it asks to be requeued.
 
-use std::path::PathBuf;
-
 use bollard::models::{ServiceUpdateStatus, ServiceUpdateStatusStateEnum as State};
-use prometheus_client::metrics::counter::Counter;
 
 use super::*;
-use crate::controller::fake::FakeEngine;
+use crate::controller::fake::{self, FakeEngine, lab_desired, recorded};
 use crate::resources::{Kind, Spec};
 use crate::source::validate::{ValidateOptions, validate_dir};
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
-
-fn recorded(name: &str) -> Live {
-    Live::from_recorded(&fixtures().join("engine").join(name)).unwrap()
-}
-
-/// A context with tests/fixtures/lab-desired in force (web's replicas changed when
-/// `replicas` is set) and the engine answering `live`.
-fn context(live: Live, replicas: Option<u64>) -> Context<FakeEngine> {
-    let mut desired = validate_dir(&fixtures().join("lab-desired"), &ValidateOptions::default())
-        .unwrap()
-        .desired;
+/// A context with tests/fixtures/lab-desired in force at revision c0ffee (web's replicas
+/// changed when `replicas` is set) and the engine answering `live`; each reconcile
+/// observes anew, as after any write.
+fn context(live: Live, replicas: Option<u64>) -> Arc<Context<FakeEngine>> {
+    let mut desired = lab_desired();
     for resource in &mut desired.resources {
         if let (Spec::Service(spec), Some(replicas)) = (&mut resource.spec, replicas)
             && resource.metadata.name == "web"
@@ -32,19 +20,7 @@ fn context(live: Live, replicas: Option<u64>) -> Context<FakeEngine> {
             spec.replicas = Some(replicas);
         }
     }
-    let shared = Arc::new(Shared::new("test".into(), 64));
-    shared.set_snapshot(Snapshot {
-        desired,
-        revision: Some("c0ffee".into()),
-    });
-    Context {
-        engine: FakeEngine::with(live),
-        shared,
-        agent_port: None,
-        allow_mass_prune: false,
-        // No reuse: each reconcile observes anew, as after any write.
-        observation: SharedObservation::new(Duration::ZERO, Counter::default()),
-    }
+    fake::context(desired, Some("c0ffee"), live, Duration::ZERO)
 }
 
 fn web() -> ResourceKey {

@@ -2,23 +2,13 @@
 //! writes the decisions call for, shutdown releases the lease, a standby writes nothing,
 //! a holder that cannot renew steps down.
 
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-
-use prometheus_client::metrics::counter::Counter;
 
 use super::*;
 use crate::controller::events::Reason;
-use crate::controller::fake::FakeEngine;
+use crate::controller::fake::{self, FakeEngine, lab_desired, recorded};
 use crate::controller::lease::LeaseState;
-use crate::controller::shared::Snapshot;
-use crate::observe::live::Live;
 use crate::resources::Kind;
-use crate::source::validate::validate_dir;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
 
 fn context(live: &str) -> Arc<Context<FakeEngine>> {
     context_without(live, "")
@@ -27,23 +17,9 @@ fn context(live: &str) -> Arc<Context<FakeEngine>> {
 /// The lab fixture in force without the resource named `without`, the engine answering
 /// the recording `live`.
 fn context_without(live: &str, without: &str) -> Arc<Context<FakeEngine>> {
-    let mut desired = validate_dir(&fixtures().join("lab-desired"), &ValidateOptions::default())
-        .unwrap()
-        .desired;
+    let mut desired = lab_desired();
     desired.resources.retain(|r| r.name() != without);
-    let shared = Arc::new(Shared::new("test".into(), 64));
-    shared.set_snapshot(Snapshot {
-        desired,
-        revision: None,
-    });
-    let live = Live::from_recorded(&fixtures().join("engine").join(live)).unwrap();
-    Arc::new(Context {
-        engine: FakeEngine::with(live),
-        shared,
-        agent_port: None,
-        allow_mass_prune: false,
-        observation: SharedObservation::new(Duration::from_millis(20), Counter::default()),
-    })
+    fake::context(desired, None, recorded(live), Duration::from_millis(10))
 }
 
 fn lease(ttl: Duration) -> Lease {
