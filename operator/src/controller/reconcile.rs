@@ -99,8 +99,10 @@ async fn act<E: Engine>(
             format!("{count} entries in split-brain"),
         ));
     }
-    let status = decided.status.filter(|_| ctx.shared.in_force(snapshot));
-    if let Some(status) = &status {
+    // Published only while its desired-state is in force; remembered (written, rejected)
+    // either way, below.
+    let status = decided.status;
+    if let Some(status) = status.as_ref().filter(|_| ctx.shared.in_force(snapshot)) {
         ctx.shared.set_status(key, status.clone());
     }
     // Tasks still starting or failing: look again soon to see how it ends.
