@@ -82,6 +82,21 @@ fn run_converges_and_corrects_or_reports_drift() {
     wait_synced(&operator, "Service", "reported");
     assert_eq!(operator.get("/readyz"), (200, "ready\n".to_string()));
     assert_eq!(operator.get("/healthz"), (200, "ok\n".to_string()));
+    // It says which engine it talks to, and at which API version (the engine's own: both
+    // lab engines are older than bollard's default).
+    let engine = lab.docker(&[
+        "version",
+        "--format",
+        "{{.Server.Version}} {{.Server.APIVersion}}",
+    ]);
+    let (release, api) = engine.split_once(' ').unwrap();
+    let log = std::fs::read_to_string(&operator.log).unwrap();
+    assert!(
+        log.contains(&format!("connected to Docker Engine {release} (API {api})"))
+            && log.contains(&format!("\"api\":\"{api}\"")),
+        "no line naming engine {release} and API {api} in:\n{}",
+        operator.log_tail()
+    );
 
     // Someone scales web by hand: detected from the event stream and set back.
     let scaled = Instant::now();

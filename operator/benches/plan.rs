@@ -1,6 +1,6 @@
 //! Benchmark of the pure middle of the pipeline: observed engine state read back, diffed
 //! and planned, for growing numbers of services. Inputs are the recorded lab fixtures
-//! (tests/fixtures/engine/applied), each service cloned N times under new names, so the
+//! (tests/fixtures/engine/28/applied), each service cloned N times under new names, so the
 //! engine JSON is real. Run with `cargo bench -p shoal --bench plan`; the method and
 //! figures are in bench/RESULTS.md.
 
@@ -21,7 +21,8 @@ fn scaled(copies: usize) -> (Desired, Live) {
     let base = validate_dir(&fixtures().join("lab-desired"), &ValidateOptions::default())
         .expect("fixtures load")
         .desired;
-    let recorded = Live::from_recorded(&fixtures().join("engine/applied")).expect("fixtures load");
+    let recorded =
+        Live::from_recorded(&fixtures().join("engine/28/applied")).expect("fixtures load");
     let mut desired = Desired {
         resources: base
             .resources

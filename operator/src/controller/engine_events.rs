@@ -145,6 +145,7 @@ fn reconnect_backoff() -> backon::ExponentialBackoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observe::recorded::{self, ENGINES};
     use crate::source::validate::{ValidateOptions, validate_dir};
     use std::path::PathBuf;
 
@@ -156,35 +157,31 @@ mod tests {
         )
         .unwrap()
         .desired;
-        // Recorded from the lab's 20.10 engines with `docker events --format '{{json .}}'`
-        // (object names rewritten to the fixture's).
-        let recorded = std::fs::read_to_string(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/engine/events.jsonl"),
-        )
-        .unwrap();
-        let events: Vec<EventMessage> = recorded
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect();
-        let keys: Vec<Vec<String>> = events
-            .iter()
-            .map(|e| {
-                keys_for_event(e, &desired)
-                    .iter()
-                    .map(|k| k.to_string())
-                    .collect()
-            })
-            .collect();
-        assert_eq!(
-            keys,
-            [
-                vec!["Service/web"],
-                vec!["Service/web"],
-                vec![],
-                vec!["Node/node2"],
-                vec!["Network/appnet"],
-                vec!["Service/web"],
-            ]
-        );
+        // Recorded from each lab engine by tests/fixtures/record: a service update, a
+        // task's container dying and one starting, a node update, a network removed, a
+        // secret created.
+        for engine in ENGINES {
+            let keys: Vec<Vec<String>> = recorded::events(engine)
+                .iter()
+                .map(|e| {
+                    keys_for_event(e, &desired)
+                        .iter()
+                        .map(|k| k.to_string())
+                        .collect()
+                })
+                .collect();
+            assert_eq!(
+                keys,
+                [
+                    vec!["Service/web"],
+                    vec!["Service/web"],
+                    vec![],
+                    vec!["Node/node2"],
+                    vec!["Network/appnet"],
+                    vec!["Service/web"],
+                ],
+                "engine {engine}"
+            );
+        }
     }
 }

@@ -137,10 +137,11 @@ pub fn lab_desired() -> Desired {
         .desired
 }
 
-/// The swarm as recorded by tests/fixtures/record: `applied` right after `shoal apply` of
-/// lab-desired, `drifted` after `docker service update --env-add EXTRA=1 --replicas 3 web`.
+/// The swarm as the lab's default engine answered (tests/fixtures/record): `applied` right
+/// after `shoal apply` of lab-desired, `drifted` after `docker service update --env-add
+/// EXTRA=1 --replicas 3 web`.
 pub fn recorded(name: &str) -> Live {
-    Live::from_recorded(&fixtures().join("engine").join(name)).unwrap()
+    crate::observe::recorded::live(crate::observe::recorded::CURRENT, name)
 }
 
 pub fn snapshot(desired: Desired, revision: Option<&str>) -> Snapshot {

@@ -77,11 +77,11 @@ impl SharedObservation {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
     use std::sync::atomic::Ordering;
 
     use super::*;
     use crate::controller::fake::FakeEngine;
+    use crate::observe::recorded::CURRENT;
     use crate::resources::Desired;
 
     fn snapshot() -> Arc<Snapshot> {
@@ -93,9 +93,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_shares_one_observation_until_a_write_or_a_new_revision() {
-        let recorded =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/engine/applied");
-        let engine = FakeEngine::with(Live::from_recorded(&recorded).unwrap());
+        let engine = FakeEngine::with(crate::observe::recorded::live(CURRENT, "applied"));
         let made = Counter::default();
         // Reused for 250 ms at most: far longer than this test's calls take.
         let observation = SharedObservation::new(Duration::from_secs(10), made.clone());

@@ -270,74 +270,71 @@ mod tests {
     use crate::source::validate::{ValidateOptions, validate_dir};
     use std::path::PathBuf;
 
-    fn recorded(name: &str) -> Live {
-        Live::from_recorded(
-            &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../tests/fixtures/engine")
-                .join(name),
-        )
-        .unwrap()
-    }
+    use crate::observe::recorded::{self, ENGINES};
 
     #[test]
     fn health_comes_from_task_counts_and_node_states() {
-        let desired = validate_dir(
-            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/lab-desired"),
-            &ValidateOptions::default(),
-        )
-        .unwrap()
-        .desired;
-        let mut live = recorded("applied");
-        let plan = crate::plan::plan(&desired, &live);
-        let web = ResourceKey::new(Kind::Service, "web");
-        assert_eq!(health(&web, &live, &plan, &desired), Health::Healthy);
-        assert_eq!(
-            health(
-                &ResourceKey::new(Kind::Service, "gone"),
-                &live,
-                &plan,
-                &desired
-            ),
-            Health::Missing
-        );
-        assert_eq!(
-            health(
-                &ResourceKey::new(Kind::Network, "appnet"),
-                &live,
-                &plan,
-                &desired
-            ),
-            Health::Healthy
-        );
-        // One task of web stopped running.
-        let service = live
-            .services
-            .iter_mut()
-            .find(|s| s.spec.as_ref().and_then(|s| s.name.as_deref()) == Some("web"))
-            .unwrap();
-        let status = service.service_status.as_mut().unwrap();
-        status.running_tasks = Some(status.desired_tasks.unwrap() - 1);
-        assert_eq!(health(&web, &live, &plan, &desired), Health::Degraded);
-        // node2 went down.
-        let node = live
-            .nodes
-            .iter_mut()
-            .find(|n| n.description.as_ref().and_then(|d| d.hostname.as_deref()) == Some("node2"))
-            .unwrap();
-        node.status.as_mut().unwrap().state = Some(NodeState::DOWN);
-        assert_eq!(
-            health(
-                &ResourceKey::new(Kind::Node, "node2"),
-                &live,
-                &plan,
-                &desired
-            ),
-            Health::Degraded
-        );
-        assert_eq!(
-            ResourceKey::new(Kind::Service, "web").to_string(),
-            "Service/web"
-        );
+        for engine in ENGINES {
+            let desired = validate_dir(
+                &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/lab-desired"),
+                &ValidateOptions::default(),
+            )
+            .unwrap()
+            .desired;
+            let mut live = recorded::live(engine, "applied");
+            let plan = crate::plan::plan(&desired, &live);
+            let web = ResourceKey::new(Kind::Service, "web");
+            assert_eq!(health(&web, &live, &plan, &desired), Health::Healthy);
+            assert_eq!(
+                health(
+                    &ResourceKey::new(Kind::Service, "gone"),
+                    &live,
+                    &plan,
+                    &desired
+                ),
+                Health::Missing
+            );
+            assert_eq!(
+                health(
+                    &ResourceKey::new(Kind::Network, "appnet"),
+                    &live,
+                    &plan,
+                    &desired
+                ),
+                Health::Healthy
+            );
+            // One task of web stopped running.
+            let service = live
+                .services
+                .iter_mut()
+                .find(|s| s.spec.as_ref().and_then(|s| s.name.as_deref()) == Some("web"))
+                .unwrap();
+            let status = service.service_status.as_mut().unwrap();
+            status.running_tasks = Some(status.desired_tasks.unwrap() - 1);
+            assert_eq!(health(&web, &live, &plan, &desired), Health::Degraded);
+            // node2 went down.
+            let node = live
+                .nodes
+                .iter_mut()
+                .find(|n| {
+                    n.description.as_ref().and_then(|d| d.hostname.as_deref()) == Some("node2")
+                })
+                .unwrap();
+            node.status.as_mut().unwrap().state = Some(NodeState::DOWN);
+            assert_eq!(
+                health(
+                    &ResourceKey::new(Kind::Node, "node2"),
+                    &live,
+                    &plan,
+                    &desired
+                ),
+                Health::Degraded
+            );
+            assert_eq!(
+                ResourceKey::new(Kind::Service, "web").to_string(),
+                "Service/web"
+            );
+        }
     }
 }
 

@@ -123,3 +123,37 @@ fn secret_looking_names_are_matched_anywhere_in_a_word() {
         assert!(!looks_secret(name), "{name}");
     }
 }
+
+/// Both lab engines answer a service's health check under `Healthcheck`, while bollard's
+/// model reads `HealthCheck` (the API's swagger): the engine's own answer is lost, which is
+/// why the health check applied is read back from shoal's label (labels::HEALTHCHECK).
+/// When bollard reads the engine's key, this fails: then compare the engine's answer and
+/// drop the label.
+#[test]
+fn the_engines_answer_the_health_check_under_a_key_bollard_does_not_read() {
+    use crate::observe::recorded::{self, ENGINES};
+    for engine in ENGINES {
+        let path = recorded::engine_dir(engine).join("applied/services.json");
+        let raw: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let web = raw
+            .iter()
+            .find(|s| s["Spec"]["Name"] == "web")
+            .expect("web recorded");
+        let container = &web["Spec"]["TaskTemplate"]["ContainerSpec"];
+        assert_eq!(
+            container["Healthcheck"]["Test"],
+            serde_json::json!(["CMD", "wget", "-qO-", "http://127.0.0.1:8081/health"]),
+            "engine {engine}"
+        );
+        assert_eq!(container.get("HealthCheck"), None, "engine {engine}");
+        let live = recorded::live(engine, "applied");
+        let read = live.service("web").unwrap().spec.as_ref().unwrap();
+        let container = read.task_template.as_ref().unwrap().container_spec.as_ref();
+        assert_eq!(
+            container.unwrap().health_check,
+            None,
+            "engine {engine}: bollard reads the health check now"
+        );
+    }
+}

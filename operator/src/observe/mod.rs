@@ -5,6 +5,8 @@
 pub mod agents;
 pub mod gluster;
 pub mod live;
+#[cfg(test)]
+pub mod recorded;
 pub mod swarm;
 
 use std::time::Duration;

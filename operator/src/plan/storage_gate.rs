@@ -128,7 +128,8 @@ pub fn storage_gate(desired: &Desired, live: &Live, spec: &ServiceSpec) -> Optio
 
 /// The hostnames of the nodes the scheduler may put `spec`'s tasks on: ready, active,
 /// and meeting every constraint, with node labels as desired-state sets them (node labels
-/// are applied before services).
+/// are applied before services). Sorted: engines list nodes in no fixed order (Engine 28
+/// and 20.10 differ), and a message naming them must not change with it.
 pub fn candidate_nodes(desired: &Desired, live: &Live, spec: &ServiceSpec) -> Vec<String> {
     let constraints: Vec<Constraint> = spec
         .placement
@@ -142,6 +143,8 @@ pub fn candidate_nodes(desired: &Desired, live: &Live, spec: &ServiceSpec) -> Ve
         .into_iter()
         .filter(|node| constraints.iter().all(|c| c.matches(node)))
         .map(|node| node.hostname)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect()
 }
 

@@ -13,6 +13,13 @@ pub enum EngineError {
         #[source]
         source: bollard::errors::Error,
     },
+    /// The engine is older than the oldest one shoal is tested against.
+    #[error("{host}: {source}")]
+    Unsupported {
+        host: String,
+        #[source]
+        source: super::version::Unsupported,
+    },
     /// A gluster command failed (GlusterVolume changes run through the gluster CLI).
     #[error(transparent)]
     Gluster(#[from] crate::gluster::cli::CliError),
@@ -55,7 +62,8 @@ pub fn is_name_taken(error: &bollard::errors::Error) -> bool {
 
 /// Connects as the docker CLI would: DOCKER_HOST (default the local socket), with TLS
 /// when DOCKER_TLS_VERIFY is set and certificates from DOCKER_CERT_PATH; then agrees on an
-/// API version the engine speaks (Debian's 20.10 speaks 1.41, bollard defaults higher).
+/// API version the engine speaks (Debian's 20.10 speaks 1.41, Engine 28 1.51, bollard
+/// defaults higher), logs it, and refuses an engine older than the oldest tested.
 pub async fn connect() -> Result<Docker, EngineError> {
     let host =
         std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
@@ -64,7 +72,20 @@ pub async fn connect() -> Result<Docker, EngineError> {
         source,
     };
     let docker = Docker::connect_with_defaults().map_err(connect_error)?;
-    docker.negotiate_version().await.map_err(connect_error)
+    let docker = docker.negotiate_version().await.map_err(connect_error)?;
+    let answer = docker.version().await.map_err(connect_error)?;
+    let engine = super::version::supported(&answer).map_err(|source| EngineError::Unsupported {
+        host: host.clone(),
+        source,
+    })?;
+    let spoken = docker.client_version();
+    tracing::info!(
+        %host,
+        engine = %engine.release,
+        api = %format_args!("{}.{}", spoken.major_version, spoken.minor_version),
+        "connected to Docker Engine {} (API {})", engine.release, engine.api
+    );
+    Ok(docker)
 }
 
 /// Filters for list calls, in the engine's `{"key": ["value"]}` form.
