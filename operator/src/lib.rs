@@ -8,7 +8,8 @@
 //! controller    `shoal run`: triggers, work queue, decide (pure) -> act, lease, server
 //! agent         `shoal agent`: host mounts and directories, its status endpoint
 //! apply         swarm::apply, swarm::wait, gluster::apply: the writes, and waiting
-//! plan          ordered changes, the gates that block them, rendered as text or JSON
+//! plan          ordered changes, the gates that block them, rendered as text or JSON;
+//!               heal: what happened to nodes and their tasks between observations
 //! diff          normalise both sides, compare field by field; swarm::render (desired
 //!               resources as engine specs)
 //! observe       everything that reads the live world into one `Live`: swarm lists,
@@ -29,6 +30,7 @@ pub mod controller;
 pub mod diagnostics;
 pub mod diff;
 pub mod gluster;
+pub mod heal;
 pub mod host;
 pub mod observe;
 pub mod plan;

@@ -20,7 +20,7 @@ const ORDER: [&str; 11] = [
 ];
 
 /// Module path prefix -> layer; the longest prefix wins.
-const LAYERS: [(&str, &str); 22] = [
+const LAYERS: [(&str, &str); 23] = [
     ("commands", "commands"),
     ("controller", "controller"),
     ("agent", "agent"),
@@ -32,6 +32,7 @@ const LAYERS: [(&str, &str); 22] = [
     ("gluster", "adapters"),
     ("gluster::apply", "apply"),
     ("plan", "plan"),
+    ("heal", "plan"),
     ("diff", "diff"),
     ("observe", "observe"),
     ("source", "source"),

@@ -73,6 +73,16 @@ check_up_idempotent() {
     ((SECONDS - t0 <= 30)) || { T_WHY="took $((SECONDS - t0))s"; return 1; }
 }
 
+check_engine() {
+    local want=${SHOAL_LAB_ENGINE:-28} n v
+    [[ $("$LAB_BIN" engine) == "$want" ]] || { T_WHY="lab engine says '$("$LAB_BIN" engine)'"; return 1; }
+    for n in "${NODES[@]}"; do
+        v=$(docker -H "$(lab_node_sock "$n")" version --format '{{.Server.Version}}') || { T_WHY="$n: no engine"; return 1; }
+        [[ $v == "$want".* ]] || { T_WHY="$n runs engine $v"; return 1; }
+        "$LAB_BIN" status | grep -q "^$n .* ${v%%+*} " || { T_WHY="lab status does not show $n's $v"; return 1; }
+    done
+}
+
 check_nodes_ready() {
     local ls
     ls=$(docker node ls --format '{{.Hostname}} {{.Status}} {{.Availability}}') || { T_WHY="docker node ls failed"; return 1; }
@@ -144,7 +154,12 @@ check_crash() {
         --placement-pref spread=node.hostname lab/tools:1 >/dev/null 2>&1 || { T_WHY="service create failed"; return 1; }
     lab_wait 60 eval '[[ $(svc_running_nodes $REP | sort -u | wc -l) == 3 ]]' ||
         { T_WHY="$REP not spread: $(svc_running_nodes $REP | tr '\n' ' ')"; return 1; }
+    # A unit of the host (as `shoal agent` is one): started again on restore.
+    "$LAB_BIN" start node2 smoke-unit -- busybox httpd -f -p 18090 -h /etc >/dev/null 2>&1 ||
+        { T_WHY="lab start failed"; return 1; }
+    lab_wait 10 unit_serves || { T_WHY="the unit does not serve"; return 1; }
     "$LAB_BIN" crash node2 >/dev/null 2>&1 || { T_WHY="lab crash failed"; return 1; }
+    ! unit_serves || { T_WHY="the unit survived the crash"; return 1; }
     local t0=$SECONDS
     lab_wait 90 eval '[[ $(docker node inspect node2 --format "{{.Status.State}}") == down ]]' ||
         { T_WHY="node2 not Down after 90s"; return 1; }
@@ -154,11 +169,17 @@ check_crash() {
     echo "# $REP rescheduled after $((SECONDS - t0))s onto: $(svc_running_nodes $REP | sort | tr '\n' ' ')"
 }
 
+# The unit on node2 serves the host's /etc/hosts (the lab's: it names node2).
+unit_serves() { lab_http node1 "http://$(lab_node_ip node2):18090/hosts" 2>/dev/null | grep -q ' node2$'; }
+
 check_restore() {
     "$LAB_BIN" restore node2 >/dev/null 2>&1 || { T_WHY="lab restore failed"; return 1; }
     [[ $(docker node inspect node2 --format '{{.Status.State}}') == ready ]] || { T_WHY="node2 not Ready"; return 1; }
     lab_wait 60 eval "lab_exec node1 gluster --mode=script pool list | grep -q '$(lab_node_ip node2).*Connected'" ||
         { T_WHY="node2 gluster peer not Connected"; return 1; }
+    lab_wait 10 unit_serves || { T_WHY="the unit of node2 was not started again"; return 1; }
+    "$LAB_BIN" stop node2 smoke-unit
+    [[ ! -e $LAB_STATE/node2/smoke-unit.unit ]] && ! unit_serves || { T_WHY="lab stop left the unit enabled or running"; return 1; }
 }
 
 check_cleanup() {
@@ -206,13 +227,14 @@ main() {
     [[ $(id -u) == 0 ]] || { echo "not ok - smoke: needs root"; echo "0 passed, 1 failed"; return 1; }
     t_check "lab up (installs what is missing)" check_up
     t_check "second lab up is a fast no-op" check_up_idempotent
+    t_check "every host runs Docker Engine ${SHOAL_LAB_ENGINE:-28}, as lab status shows" check_engine
     t_check "docker node ls: 3 Ready nodes, distinct hostnames" check_nodes_ready
     t_check "lab images on every node" check_images
     t_check "gluster pool: 3 peers Connected" check_gluster_pool
     t_check "replica-3 volume on $MNT: node1 writes, node3 reads" check_volume
     t_check "global service bind-mounting the volume serves it on every node" check_service
     t_check "lab crash node2: Down, tasks rescheduled" check_crash
-    t_check "lab restore node2: Ready, peer Connected" check_restore
+    t_check "lab restore node2: Ready, peer Connected, its unit started again" check_restore
     t_check "test services and volume removed" check_cleanup
     if [[ -n ${KEEP_LAB:-} ]]; then
         echo "# KEEP_LAB set: lab left up"

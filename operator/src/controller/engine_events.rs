@@ -104,6 +104,9 @@ pub async fn follow(
         while let Some(item) = stream.next().await {
             match item {
                 Ok(event) => {
+                    if event.typ == Some(EventMessageTypeEnum::NODE) {
+                        shared.node_event.notify_one();
+                    }
                     let Some(snapshot) = shared.snapshot() else {
                         continue;
                     };

@@ -50,6 +50,11 @@ pub enum Reason {
     LeaseAcquired,
     LeaseWaiting,
     SplitBrain,
+    NodeDown,
+    NodeReady,
+    NodeDrained,
+    TasksRescheduled,
+    TasksPending,
 }
 
 impl Reason {
@@ -65,6 +70,8 @@ impl Reason {
                 | Reason::SourceFailed
                 | Reason::EngineUnreachable
                 | Reason::SplitBrain
+                | Reason::NodeDown
+                | Reason::TasksPending
         )
     }
 }

@@ -9,6 +9,7 @@ pub mod events;
 pub mod fake;
 pub mod lease;
 pub mod metrics;
+pub mod nodes;
 pub mod observation;
 pub mod queue;
 pub mod reconcile;

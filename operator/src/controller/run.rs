@@ -108,6 +108,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         identity: options.identity.clone(),
         ttl: options.lease_ttl,
     };
+    tokio::spawn(super::nodes::watch(context.clone(), super::nodes::INTERVAL));
     let queue = WorkQueue::new(options.debounce, options.concurrency);
     drive(
         context,

@@ -59,6 +59,8 @@ pub struct Shared {
     pub identity: String,
     /// When the loop last went round (Unix seconds): /healthz.
     heartbeat: AtomicU64,
+    /// Woken by every node event of the engine: the node watch looks at once.
+    pub node_event: tokio::sync::Notify,
 }
 
 fn unix_now() -> u64 {
@@ -83,6 +85,7 @@ impl Shared {
             metrics: Metrics::default(),
             identity,
             heartbeat: AtomicU64::new(unix_now()),
+            node_event: tokio::sync::Notify::new(),
         }
     }
 
