@@ -117,7 +117,7 @@ fn start_instance(node: &str, dir: &str) {
 }
 
 fn log_tail(node: &str) -> String {
-    let log = std::fs::read_to_string(format!("/var/lib/shoal-lab/{node}/{UNIT}.log"))
+    let log = std::fs::read_to_string(shoal_tests::lab_dir().join(format!("{node}/{UNIT}.log")))
         .unwrap_or_default();
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
@@ -246,9 +246,9 @@ fn the_instance_of_a_crashed_manager_is_replaced_within_the_lease_ttl() {
     );
     assert_eq!(replicas(other), "2");
 
-    // node1 boots again; its instance, started as systemd would, stands by.
+    // node1 boots again, and its instance with it (the lab starts a host's units on boot,
+    // as systemd does); it stands by.
     lab_command(&["restore", "node1"]);
-    start_instance("node1", &dir);
     let (_, why) = wait("node1 standing by", Duration::from_secs(60), || {
         let (code, why) = get("node1", "/readyz");
         (code == 503 && why.contains("standby")).then_some((code, why))

@@ -254,6 +254,9 @@ fn a_volume_is_created_kept_in_shape_and_never_shrunk() {
         why.ends_with("entries pending heal; all 3 bricks online") && !why.starts_with("0 "),
         "{why}"
     );
+    // shoal run's watch sees every brick back and starts the heal, which gluster refuses
+    // while the self-heal daemon is off.
+    wait_volume_event("ApplyFailed");
     // The self-heal daemon copies what node3 missed.
     lab.gluster(&["volume", "set", "storage", "cluster.self-heal-daemon", "on"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
@@ -279,9 +282,67 @@ fn a_volume_is_created_kept_in_shape_and_never_shrunk() {
     );
     let healed = wait_volume_status("Healthy after the heal", |v| v["health"] == "Healthy");
     assert_eq!(healed["conditions"], serde_json::json!([]), "{healed}");
+    // Its events told the story: degraded (found so when it started), the heal started
+    // once node3 was back (gluster refused to start it: the test turned the self-heal
+    // daemon off), healed.
+    // (The watch looks every 10 s: it may tell Healed a little after status shows it.)
+    let events = wait_volume_event("Healed");
+    let told: Vec<&str> = events.iter().map(|(reason, _)| reason.as_str()).collect();
+    assert_eq!(
+        told,
+        ["VolumeDegraded", "HealStarted", "ApplyFailed", "Healed"],
+        "{events:#?}"
+    );
+    assert!(events[0].1.starts_with("2/3 bricks online"), "{events:#?}");
+    assert!(
+        events[2]
+            .1
+            .starts_with("could not start the heal: gluster volume heal storage: ")
+            && events[2].1.ends_with(
+                "Self-heal-daemon is disabled. Heal will not be triggered on volume storage"
+            ),
+        "{events:#?}"
+    );
+    assert_eq!(events[3].1, "healed: nothing pending");
     lab.stop_agents();
     let _ = lab.docker_unchecked(&["config", "rm", "shoal-lease-gluster"]);
     remove_volume(&lab);
+}
+
+/// The events about GlusterVolume/storage of `shoal run` on node1, oldest first: reason
+/// and message.
+fn volume_events() -> Vec<(String, String)> {
+    let events: Vec<serde_json::Value> =
+        reqwest::blocking::get(format!("http://{RUN_ON_NODE1}/api/v1/events"))
+            .and_then(|r| r.json())
+            .unwrap();
+    events
+        .iter()
+        .rev()
+        .filter(|e| e["resource"] == "GlusterVolume/storage")
+        .map(|e| {
+            (
+                e["reason"].as_str().unwrap().to_string(),
+                e["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// [`volume_events`] once one has `reason` (within a minute: the watch looks every 10 s).
+fn wait_volume_event(reason: &str) -> Vec<(String, String)> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let events = volume_events();
+        if events.iter().any(|(r, _)| r == reason) {
+            return events;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {reason} event: {events:#?}"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
 }
 
 /// The pending-heal count a plan's storage line shows.

@@ -32,6 +32,13 @@ spec:
       memory: 32M
 ";
 
+/// The lab's state directory (`SHOAL_LAB_DIR`, as deploy/lab/lab reads it).
+pub fn lab_dir() -> PathBuf {
+    std::env::var("SHOAL_LAB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("/var/lib/shoal-lab"))
+}
+
 /// The Docker client matching the lab's engines (Debian's docker.io).
 pub const DOCKER: &str = "/usr/bin/docker";
 
@@ -309,6 +316,15 @@ impl Lab {
         stop("node1", "shoal-run");
         for node in ["node1", "node2", "node3"] {
             stop(node, "shoal-agent");
+            // And every other unit a test left (killed before its cleanup): `lab up` and
+            // `lab restore` would start them again.
+            let dir = lab_dir().join(node);
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                if let Some(unit) = file.strip_suffix(".unit") {
+                    stop(node, unit);
+                }
+            }
         }
     }
 

@@ -34,6 +34,10 @@ pub trait Engine: Send + Sync + 'static {
         revision: Option<&str>,
     ) -> impl Future<Output = Result<(), ApplyError>> + Send;
 
+    /// Starts the index heal of a GlusterVolume (`gluster volume heal NAME`), as the
+    /// self-heal daemon's next crawl would, without waiting for it.
+    fn heal(&self, volume: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+
     /// The services and networks shoal manages, by kind and name.
     fn managed(&self) -> impl Future<Output = Result<Vec<(Kind, String)>, EngineError>> + Send;
 
@@ -70,6 +74,14 @@ impl Engine for Docker {
         crate::swarm::apply::apply(self, desired, &single, live, revision)
             .await
             .map(drop)
+    }
+
+    async fn heal(&self, volume: &str) -> Result<(), EngineError> {
+        crate::gluster::cli::GlusterCli::default()
+            .run_text(&["volume", "heal", volume])
+            .await
+            .map(drop)
+            .map_err(EngineError::Gluster)
     }
 
     async fn managed(&self) -> Result<Vec<(Kind, String)>, EngineError> {

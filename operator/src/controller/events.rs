@@ -55,6 +55,11 @@ pub enum Reason {
     NodeDrained,
     TasksRescheduled,
     TasksPending,
+    VolumeDegraded,
+    HealStarted,
+    HealProgress,
+    Healed,
+    HealStalled,
 }
 
 impl Reason {
@@ -72,6 +77,8 @@ impl Reason {
                 | Reason::SplitBrain
                 | Reason::NodeDown
                 | Reason::TasksPending
+                | Reason::VolumeDegraded
+                | Reason::HealStalled
         )
     }
 }

@@ -104,6 +104,14 @@ impl Engine for FakeEngine {
         }
     }
 
+    async fn heal(&self, volume: &str) -> Result<(), EngineError> {
+        self.writes
+            .lock()
+            .unwrap()
+            .push(format!("GlusterVolume/{volume} heal"));
+        Ok(())
+    }
+
     async fn managed(&self) -> Result<Vec<(Kind, String)>, EngineError> {
         Ok(self.managed.lock().unwrap().clone())
     }

@@ -7,9 +7,9 @@ pub mod engine_events;
 pub mod events;
 #[cfg(test)]
 pub mod fake;
+pub mod heal;
 pub mod lease;
 pub mod metrics;
-pub mod nodes;
 pub mod observation;
 pub mod queue;
 pub mod reconcile;
@@ -56,4 +56,6 @@ pub enum Why {
     Leftover,
     /// A reconcile asked to look again later (waiting, converging, backing off).
     Requeue,
+    /// The watch of nodes and volumes saw the resource's health change.
+    Health,
 }

@@ -108,7 +108,11 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         identity: options.identity.clone(),
         ttl: options.lease_ttl,
     };
-    tokio::spawn(super::nodes::watch(context.clone(), super::nodes::INTERVAL));
+    tokio::spawn(super::heal::watch(
+        context.clone(),
+        triggers.clone(),
+        super::heal::INTERVAL,
+    ));
     let queue = WorkQueue::new(options.debounce, options.concurrency);
     drive(
         context,

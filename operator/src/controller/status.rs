@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::observe::live::Live;
 use crate::plan::Plan;
+use crate::plan::gluster::StorageState;
 use crate::resources::{Desired, Kind, Resource};
 use crate::swarm::rollout::Rollout;
 
@@ -213,9 +214,11 @@ pub fn health(key: &ResourceKey, live: &Live, plan: &Plan, desired: &Desired) ->
             }
         }
         Kind::GlusterVolume => match plan.storage.iter().find(|s| s.name == key.name) {
-            Some(storage) if storage.is_degraded() => Health::Degraded,
-            Some(storage) if storage.heal_pending > 0 => Health::Progressing,
-            Some(_) => Health::Healthy,
+            Some(storage) => match storage.state() {
+                StorageState::Degraded => Health::Degraded,
+                StorageState::Healing => Health::Progressing,
+                StorageState::Healthy => Health::Healthy,
+            },
             None if matches!(&live.gluster, Some(Ok(pool)) if pool.volume(&key.name).is_none()) => {
                 Health::Missing
             }
@@ -232,25 +235,9 @@ pub fn health_condition(key: &ResourceKey, plan: &Plan) -> Option<Condition> {
     }
     let storage = plan.storage.iter().find(|s| s.name == key.name)?;
     if storage.is_degraded() {
-        let mut why = vec![format!(
-            "{}/{} bricks online",
-            storage.bricks_online, storage.bricks_total
-        )];
-        if !storage.disconnected_peers.is_empty() {
-            why.push(format!(
-                "peers disconnected: {}",
-                storage.disconnected_peers.join(", ")
-            ));
-        }
-        if storage.split_brain > 0 {
-            why.push(format!("{} entries in split-brain", storage.split_brain));
-        }
-        if storage.heal_pending > 0 {
-            why.push(format!("{} entries pending heal", storage.heal_pending));
-        }
         return Some(Condition::unhealthy(
             ConditionReason::StorageDegraded,
-            why.join(", "),
+            crate::heal::storage::degraded_why(storage),
         ));
     }
     (storage.heal_pending > 0).then(|| {

@@ -29,6 +29,13 @@ impl Default for GlusterCli {
     }
 }
 
+/// How a command answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answer {
+    Xml,
+    Text,
+}
+
 /// Why a gluster command could not give an answer.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -56,7 +63,17 @@ impl CliError {
 impl GlusterCli {
     /// Runs one command and returns its XML, already checked for success.
     pub async fn run(&self, args: &[&str]) -> Result<String, CliError> {
-        (|| self.run_once(args))
+        self.run_retried(args, Answer::Xml).await
+    }
+
+    /// Runs a command gluster answers in plain text even under `--xml` (`volume heal`):
+    /// its exit status says whether it worked, its output why not.
+    pub async fn run_text(&self, args: &[&str]) -> Result<String, CliError> {
+        self.run_retried(args, Answer::Text).await
+    }
+
+    async fn run_retried(&self, args: &[&str], answer: Answer) -> Result<String, CliError> {
+        (|| self.run_once(args, answer))
             .retry(
                 ExponentialBuilder::default()
                     .with_min_delay(Duration::from_millis(200))
@@ -68,10 +85,10 @@ impl GlusterCli {
             .await
     }
 
-    async fn run_once(&self, args: &[&str]) -> Result<String, CliError> {
+    async fn run_once(&self, args: &[&str], answer: Answer) -> Result<String, CliError> {
         let output = tokio::process::Command::new(&self.program)
             .arg("--mode=script")
-            .arg("--xml")
+            .args((answer == Answer::Xml).then_some("--xml"))
             // Without a bound, `volume status` waits for a dead peer's ping timeout and
             // holds the volume's lock meanwhile.
             .arg(format!("--timeout={}", COMMAND_TIMEOUT.as_secs()))
@@ -88,16 +105,19 @@ impl GlusterCli {
             source,
         };
         // opRet is checked even when the exit code says success: some failures exit 0.
-        xml::parse(&text).map_err(failed)?;
+        if answer == Answer::Xml {
+            xml::parse(&text).map_err(failed)?;
+        }
         if !output.status.success() {
+            let said = format!(
+                "{} {}",
+                String::from_utf8_lossy(&output.stderr).trim(),
+                text.trim()
+            );
             return Err(failed(GlusterError::Failed {
                 op_ret: -1,
                 op_errno: 0,
-                message: format!(
-                    "exit status {}: {}",
-                    output.status,
-                    String::from_utf8_lossy(&output.stderr).trim()
-                ),
+                message: format!("exit status {}: {}", output.status, said.trim()),
             }));
         }
         Ok(text)

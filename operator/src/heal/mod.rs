@@ -1,5 +1,7 @@
-//! Healing after node crashes: what happened to the nodes and their tasks, told as events
-//! (`NodeDown`, `TasksRescheduled`, `TasksPending`, `NodeReady`, `NodeDrained`). Pure:
-//! the controller feeds it observations and records what it returns.
+//! Healing after node crashes: what happened to the nodes and their tasks (`NodeDown`,
+//! `TasksRescheduled`, `TasksPending`, `NodeReady`, `NodeDrained`) and to the volumes
+//! (`VolumeDegraded`, `HealStarted`, `HealProgress`, `Healed`, `HealStalled`). Pure: the
+//! controller feeds it observations and acts on what it returns.
 
 pub mod nodes;
+pub mod storage;

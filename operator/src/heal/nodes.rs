@@ -48,7 +48,7 @@ struct Displaced {
 /// A node as the last observation saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Seen {
-    ready: bool,
+    state: Option<NodeState>,
     drained: bool,
     /// `web.2` of every managed replicated task running there.
     tasks: BTreeSet<(String, u64)>,
@@ -69,7 +69,7 @@ impl NodeWatch {
         if let Some(before) = &self.nodes {
             for (node, was) in before {
                 let Some(is) = now.get(node) else { continue };
-                if was.ready && !is.ready {
+                if !is_down(was.state) && is_down(is.state) {
                     changes.push(NodeChange::Down {
                         node: node.clone(),
                         tasks: was.tasks.iter().map(|(s, n)| format!("{s}.{n}")).collect(),
@@ -82,7 +82,7 @@ impl NodeWatch {
                             told: None,
                         }));
                 }
-                if !was.ready && is.ready {
+                if is_down(was.state) && is.state == Some(NodeState::READY) {
                     changes.push(NodeChange::Ready { node: node.clone() });
                 }
                 if !was.drained && is.drained {
@@ -90,12 +90,25 @@ impl NodeWatch {
                 }
             }
             for node in now.keys().filter(|n| !before.contains_key(*n)) {
-                if now[node].ready {
+                if now[node].state == Some(NodeState::READY) {
                     changes.push(NodeChange::Ready { node: node.clone() });
                 }
             }
         }
         changes.extend(self.follow_displaced(live));
+        // A node's tasks are what it last ran while it answered: an unknown node (as every
+        // node is for a moment when the swarm's leader changes) still runs them.
+        let mut now = now;
+        if let Some(before) = &self.nodes {
+            for (node, is) in now.iter_mut() {
+                if let Some(was) = before.get(node)
+                    && is.state != Some(NodeState::READY)
+                    && is.tasks.is_empty()
+                {
+                    is.tasks = was.tasks.clone();
+                }
+            }
+        }
         self.nodes = Some(now);
         changes
     }
@@ -143,8 +156,9 @@ impl NodeWatch {
                 });
                 d.told = Some(reason);
             }
-            // Gone with its service, or back on its own node (it returned first).
-            names.values().any(|s| *s == d.service) && !back_home(live, d, &hostnames, &names)
+            // Followed while its slot is wanted (not scaled away, its service not removed)
+            // and until it runs on its own node again (the node returned first).
+            slot_wanted(live, d, &names) && !back_home(live, d, &hostnames, &names)
         });
         changes
     }
@@ -161,20 +175,42 @@ fn pending_reason(task: &Task) -> Option<String> {
     (waiting && !reason.is_empty() && reason != "pending task scheduling").then_some(reason)
 }
 
-/// A displaced task's slot runs again on the node it came from.
+/// Down as swarm sees it: not heard from (an unknown node, as during a change of leader,
+/// is neither down nor back).
+fn is_down(state: Option<NodeState>) -> bool {
+    matches!(state, Some(NodeState::DOWN | NodeState::DISCONNECTED))
+}
+
+/// Some task of the displaced one's slot is still meant to run: running, or ready to
+/// (swarm creates a replacement as `ready` and lets it run after the restart delay).
+fn slot_wanted(live: &Live, d: &Displaced, names: &BTreeMap<String, String>) -> bool {
+    live.tasks.iter().any(|t| {
+        matches!(t.desired_state, Some(TaskState::RUNNING | TaskState::READY))
+            && t.slot == Some(d.slot as i64)
+            && t.service_id.as_deref().and_then(|id| names.get(id)) == Some(&d.service)
+    })
+}
+
+/// A displaced task's slot runs again on the node it came from, and that node is ready
+/// (while it is down, swarm may not have marked its old task shut down yet).
 fn back_home(
     live: &Live,
     d: &Displaced,
     hostnames: &BTreeMap<String, String>,
     names: &BTreeMap<String, String>,
 ) -> bool {
-    live.tasks.iter().any(|t| {
-        wanted_running(t)
-            && t.slot == Some(d.slot as i64)
-            && t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING)
-            && t.node_id.as_deref().and_then(|id| hostnames.get(id)) == Some(&d.from)
-            && t.service_id.as_deref().and_then(|id| names.get(id)) == Some(&d.service)
-    })
+    let home_ready = live.nodes.iter().any(|n| {
+        n.description.as_ref().and_then(|d| d.hostname.as_deref()) == Some(d.from.as_str())
+            && n.status.as_ref().and_then(|s| s.state) == Some(NodeState::READY)
+    });
+    home_ready
+        && live.tasks.iter().any(|t| {
+            wanted_running(t)
+                && t.slot == Some(d.slot as i64)
+                && t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING)
+                && t.node_id.as_deref().and_then(|id| hostnames.get(id)) == Some(&d.from)
+                && t.service_id.as_deref().and_then(|id| names.get(id)) == Some(&d.service)
+        })
 }
 
 fn wanted_running(task: &Task) -> bool {
@@ -216,7 +252,7 @@ fn seen(live: &Live) -> BTreeMap<String, Seen> {
             continue;
         };
         let seen = Seen {
-            ready: node.status.as_ref().and_then(|s| s.state) == Some(NodeState::READY),
+            state: node.status.as_ref().and_then(|s| s.state),
             drained: node.spec.as_ref().and_then(|s| s.availability)
                 == Some(NodeSpecAvailabilityEnum::DRAIN),
             tasks: BTreeSet::new(),

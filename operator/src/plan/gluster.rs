@@ -28,11 +28,41 @@ pub struct StorageHealth {
     pub disconnected_peers: Vec<String>,
 }
 
+/// A volume in one word: what plans print and status's health follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageState {
+    Healthy,
+    /// Every brick online, entries still to heal: not healthy yet.
+    Healing,
+    /// A brick offline, a brick's peer disconnected, or entries in split-brain.
+    Degraded,
+}
+
+impl std::fmt::Display for StorageState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StorageState::Healthy => "healthy",
+            StorageState::Healing => "healing",
+            StorageState::Degraded => "degraded",
+        })
+    }
+}
+
 impl StorageHealth {
     pub fn is_degraded(&self) -> bool {
         self.bricks_online < self.bricks_total
             || self.split_brain > 0
             || !self.disconnected_peers.is_empty()
+    }
+
+    pub fn state(&self) -> StorageState {
+        if self.is_degraded() {
+            StorageState::Degraded
+        } else if self.heal_pending > 0 {
+            StorageState::Healing
+        } else {
+            StorageState::Healthy
+        }
     }
 }
 
@@ -349,7 +379,9 @@ mod tests {
     fn pool(state: &str) -> GlusterLive {
         let info = &xml::volume_info(&recorded("healthy/volume-info.xml")).unwrap()[0];
         let heal = xml::heal_summary(&recorded(&format!("{state}/heal-info-summary.xml"))).unwrap();
-        let peers = xml::pool_list(&recorded(&format!("{state}/pool-list.xml"))).unwrap();
+        // While healing every peer is back: the pool as when healthy.
+        let peers_of = if state == "healing" { "healthy" } else { state };
+        let peers = xml::pool_list(&recorded(&format!("{peers_of}/pool-list.xml"))).unwrap();
         GlusterLive {
             local_hostname: "node1".into(),
             peers: peers.into_iter().map(PeerState::from).collect(),
@@ -471,6 +503,24 @@ mod tests {
             vec!["10.213.0.13".to_string()]
         );
         assert!(health[0].is_degraded());
+    }
+
+    #[test]
+    fn pending_heal_is_healing_not_healthy() {
+        let states: Vec<StorageState> = ["healthy", "healing", "degraded", "split-brain"]
+            .iter()
+            .map(|recorded| plan(&desired(THREE), &pool(recorded)).1[0].state())
+            .collect();
+        assert_eq!(
+            states,
+            [
+                StorageState::Healthy,
+                StorageState::Healing,
+                StorageState::Degraded,
+                StorageState::Degraded
+            ]
+        );
+        assert_eq!(StorageState::Healing.to_string(), "healing");
     }
 
     #[test]

@@ -99,11 +99,7 @@ fn blocked_text(blocked: &[&Change], p: &Palette, out: &mut String) {
 fn storage_text(plan: &Plan, out: &mut String) {
     out.push_str("\nStorage health:\n");
     for volume in &plan.storage {
-        let state = if volume.is_degraded() {
-            "degraded"
-        } else {
-            "healthy"
-        };
+        let state = volume.state();
         out.push_str(&format!(
             "  GlusterVolume/{}: {state}: {}/{} bricks online, {} entries pending heal, {} in split-brain",
             volume.name, volume.bricks_online, volume.bricks_total, volume.heal_pending, volume.split_brain

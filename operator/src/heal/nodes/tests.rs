@@ -62,22 +62,28 @@ fn a_crash_is_told_as_down_then_pending_then_rescheduled_then_ready() {
             "engine {engine}: nothing changed"
         );
 
+        // The old task shut down, its replacement not yet allowed to run (swarm's restart
+        // delay): still followed.
+        let mut delayed = crashed(&applied, TaskState::NEW, None, None);
+        delayed.tasks.last_mut().unwrap().desired_state = Some(TaskState::READY);
         let reason = "no suitable node (insufficient resources on 2 nodes)";
+        assert_eq!(
+            watch.observe(&delayed),
+            [NodeChange::Down {
+                node: "node3".into(),
+                tasks: vec![task.clone()]
+            }],
+            "engine {engine}"
+        );
         let pending = crashed(&applied, TaskState::PENDING, None, Some(reason));
         assert_eq!(
             watch.observe(&pending),
-            [
-                NodeChange::Down {
-                    node: "node3".into(),
-                    tasks: vec![task.clone()]
-                },
-                NodeChange::Pending {
-                    service: "web".into(),
-                    task: task.clone(),
-                    from: "node3".into(),
-                    reason: reason.into()
-                }
-            ],
+            [NodeChange::Pending {
+                service: "web".into(),
+                task: task.clone(),
+                from: "node3".into(),
+                reason: reason.into()
+            }],
             "engine {engine}"
         );
         assert_eq!(watch.observe(&pending), [], "engine {engine}: told once");
@@ -117,6 +123,8 @@ fn a_node_back_before_its_tasks_moved_ends_the_watch_on_them() {
         watch.observe(&down).as_slice(),
         [NodeChange::Down { .. }]
     ));
+    // Seen down before swarm shut its task down: still followed.
+    assert_eq!(watch.displaced.len(), 1);
     // Back at once, its task still running there: nothing was rescheduled, and nothing
     // is waited for any more.
     assert_eq!(
@@ -154,5 +162,59 @@ fn a_global_service_and_a_drained_node_are_told_apart() {
             node: "node2".into(),
             tasks: vec![]
         }]
+    );
+}
+
+#[test]
+fn a_change_of_leader_is_no_crash_but_unknown_then_down_is() {
+    for engine in ENGINES {
+        let applied = live(engine, "applied");
+        let mut watch = NodeWatch::default();
+        watch.observe(&applied);
+        // Swarm marks every node unknown while a new leader takes over.
+        let mut unknown = applied.clone();
+        for node in ["node1", "node2", "node3"] {
+            set_node_state(&mut unknown, node, NodeState::UNKNOWN);
+        }
+        assert_eq!(watch.observe(&unknown), [], "engine {engine}");
+        assert_eq!(watch.observe(&applied), [], "engine {engine}");
+        // A crashed manager goes unknown, then down: told once it is down, with its tasks.
+        let mut node3_unknown = applied.clone();
+        set_node_state(&mut node3_unknown, "node3", NodeState::UNKNOWN);
+        assert_eq!(watch.observe(&node3_unknown), [], "engine {engine}");
+        let pending = crashed(&applied, TaskState::PENDING, None, None);
+        let (_, slot) = web_task_on_node3(&applied);
+        assert_eq!(
+            watch.observe(&pending),
+            [NodeChange::Down {
+                node: "node3".into(),
+                tasks: vec![format!("web.{slot}")]
+            }],
+            "engine {engine}"
+        );
+    }
+}
+
+#[test]
+fn a_slot_scaled_away_is_no_longer_followed() {
+    let applied = live(ENGINES[1], "applied");
+    let mut watch = NodeWatch::default();
+    watch.observe(&applied);
+    let mut scaled = crashed(&applied, TaskState::PENDING, None, None);
+    // web scaled down meanwhile: swarm shuts the slot's replacement down too.
+    for task in scaled.tasks.iter_mut() {
+        if task.id.as_deref() == Some("replacement") {
+            task.desired_state = Some(TaskState::SHUTDOWN);
+        }
+    }
+    assert!(matches!(
+        watch.observe(&scaled).as_slice(),
+        [NodeChange::Down { .. }]
+    ));
+    assert_eq!(watch.displaced, []);
+    // Scaled up again later, the slot on node2: not a move of node3's task.
+    assert_eq!(
+        watch.observe(&crashed(&applied, TaskState::RUNNING, Some("node2"), None)),
+        []
     );
 }
