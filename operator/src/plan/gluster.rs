@@ -24,7 +24,7 @@ pub struct StorageHealth {
     pub bricks_total: usize,
     pub heal_pending: u64,
     pub split_brain: u64,
-    /// Pool members holding bricks that are not connected.
+    /// The brick nodes (as desired-state names them) whose gluster peer is not connected.
     pub disconnected_peers: Vec<String>,
 }
 
@@ -348,11 +348,11 @@ fn storage_health(
         bricks_total: volume.bricks.len(),
         heal_pending: volume.heal_pending,
         split_brain: volume.split_brain,
+        // Named as desired-state names the brick's node (gluster may know it by address).
         disconnected_peers: brick_hosts
             .iter()
-            .filter_map(|host| live.peer(host))
-            .filter(|peer| !peer.connected)
-            .map(|peer| peer.hostname.clone())
+            .filter(|host| live.peer(host).is_some_and(|peer| !peer.connected))
+            .map(|host| host.to_string())
             .collect(),
     }
 }
@@ -498,10 +498,7 @@ mod tests {
         );
         assert_eq!(changes, vec![]);
         assert_eq!(health[0].bricks_online, 2);
-        assert_eq!(
-            health[0].disconnected_peers,
-            vec!["10.213.0.13".to_string()]
-        );
+        assert_eq!(health[0].disconnected_peers, vec!["node3".to_string()]);
         assert!(health[0].is_degraded());
     }
 
