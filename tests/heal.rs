@@ -1,11 +1,12 @@
 //! Healing after node crashes, against the lab: what `shoal run` tells when a worker
-//! crashes and comes back (issue 13 builds the rest here).
+//! crashes and comes back, and when tasks are killed at their memory limit or loop.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use shoal_tests::operator::Operator;
-use shoal_tests::{lab, repo_root, stderr};
+use shoal_tests::{Lab, lab, repo_root, stderr};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -60,6 +61,19 @@ fn lab_command(args: &[&str]) {
     );
 }
 
+/// `shoal run` of `dir` with its own port and lease, its log in `logs`.
+fn start(lab: &Lab, port: u16, lease: &str, dir: &Path, logs: &Path) -> Operator {
+    let args = [
+        "--no-agents",
+        "--lease-name",
+        lease,
+        "--lease-ttl",
+        "6s",
+        dir.to_str().unwrap(),
+    ];
+    lab.start_operator(port, &logs.join("run.log"), &args)
+}
+
 /// The message of the newest event with `reason` (about `resource`), and its position
 /// in the newest-first list.
 fn event(operator: &Operator, reason: &str, resource: Option<&str>) -> Option<(usize, String)> {
@@ -79,18 +93,7 @@ fn a_worker_crash_is_told_down_rescheduled_pending_and_ready() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("services.yaml"), SERVICES).unwrap();
     let logs = tempfile::tempdir().unwrap();
-    let operator = lab.start_operator(
-        19870,
-        &logs.path().join("run.log"),
-        &[
-            "--no-agents",
-            "--lease-name",
-            "shoal-lease-heal",
-            "--lease-ttl",
-            "6s",
-            dir.path().to_str().unwrap(),
-        ],
-    );
+    let operator = start(&lab, 19870, "shoal-lease-heal", dir.path(), logs.path());
     // One task of each on every node (swarm spreads replicas over nodes).
     let on_node3 = |service: &str| {
         let ps = lab.docker_unchecked(&[
@@ -162,4 +165,76 @@ fn a_worker_crash_is_told_down_rescheduled_pending_and_ready() {
     assert_eq!(downs[0]["count"], 1);
     operator.terminate();
     let _ = lab.docker_unchecked(&["config", "rm", "shoal-lease-heal"]);
+}
+
+/// `hog` touches 64 MiB under a 16M limit and is killed for it; `quitter` exits at once.
+const FAILING: &str = "apiVersion: shoal/v1alpha1
+kind: Service
+metadata:
+  name: hog
+spec:
+  image: lab/tools:1
+  command: [\"alloc\", \"64\"]
+  replicas: 1
+  resources:
+    limits:
+      memory: 16M
+---
+apiVersion: shoal/v1alpha1
+kind: Service
+metadata:
+  name: quitter
+spec:
+  image: lab/tools:1
+  command: [\"false\"]
+  replicas: 1
+  resources:
+    limits:
+      memory: 16M
+";
+
+#[test]
+fn a_task_killed_at_its_memory_limit_and_a_crash_loop_are_told() {
+    let lab = lab();
+    lab.reset();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("failing.yaml"), FAILING).unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let operator = start(&lab, 19871, "shoal-lease-failing", dir.path(), logs.path());
+    let (_, oom) = operator.wait_for("TaskOOMKilled", MINUTE * 2, |o| {
+        event(o, "TaskOOMKilled", Some("Service/hog"))
+    });
+    let (task, rest) = oom.split_once(" on ").unwrap();
+    assert_eq!(task, "hog.1", "{oom}");
+    assert!(
+        rest.starts_with("node")
+            && rest.ends_with(" was killed at its memory limit, 16M (exit 137)"),
+        "{oom}"
+    );
+    // Swarm restarts them every 5 s: three failures within the window are a loop.
+    let (_, looping) = operator.wait_for("CrashLooping of quitter", MINUTE * 2, |o| {
+        event(o, "CrashLooping", Some("Service/quitter"))
+    });
+    assert_eq!(
+        looping,
+        "3 tasks failed within 5m; the last: task: non-zero exit (1)"
+    );
+    let (_, looping) = operator.wait_for("CrashLooping of hog", MINUTE, |o| {
+        event(o, "CrashLooping", Some("Service/hog"))
+    });
+    assert_eq!(
+        looping,
+        "3 tasks failed within 5m; the last: task: non-zero exit (137)"
+    );
+    // Told once while they loop, not at every failure.
+    std::thread::sleep(Duration::from_secs(12));
+    let events = operator.events();
+    let looping: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["reason"] == "CrashLooping")
+        .collect();
+    assert_eq!(looping.len(), 2, "{looping:#?}");
+    assert!(looping.iter().all(|e| e["count"] == 1), "{looping:#?}");
+    operator.terminate();
+    let _ = lab.docker_unchecked(&["config", "rm", "shoal-lease-failing"]);
 }

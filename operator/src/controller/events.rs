@@ -60,6 +60,8 @@ pub enum Reason {
     HealProgress,
     Healed,
     HealStalled,
+    TaskOOMKilled,
+    CrashLooping,
 }
 
 impl Reason {
@@ -79,6 +81,8 @@ impl Reason {
                 | Reason::TasksPending
                 | Reason::VolumeDegraded
                 | Reason::HealStalled
+                | Reason::TaskOOMKilled
+                | Reason::CrashLooping
         )
     }
 }

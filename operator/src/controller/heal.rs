@@ -19,6 +19,7 @@ use super::status::ResourceKey;
 use super::{Trigger, Why};
 use crate::heal::nodes::{NodeChange, NodeWatch};
 use crate::heal::storage::{StorageChange, VolumeWatch};
+use crate::heal::tasks::{CRASH_WINDOW, FailureWatch, TaskFailure};
 use crate::observe::live::Live;
 use crate::resources::{Desired, Kind};
 
@@ -29,6 +30,7 @@ pub const INTERVAL: Duration = Duration::from_secs(10);
 struct Watches {
     nodes: NodeWatch,
     volumes: VolumeWatch,
+    tasks: FailureWatch,
 }
 
 /// Runs until the process ends (or `triggers` closes).
@@ -76,6 +78,9 @@ async fn look<E: Engine>(
     for change in watches.nodes.observe(live) {
         context.shared.record(event(&change, &snapshot.desired));
     }
+    for failure in watches.tasks.observe(live, Instant::now()) {
+        context.shared.record(failure_event(&failure));
+    }
     // Without an answer from gluster (a command timed out, as it may while a peer is
     // down) nothing is known of the volumes: keep what was seen last.
     if !matches!(live.gluster, Some(Ok(_))) {
@@ -109,6 +114,43 @@ async fn start_heal<E: Engine>(context: Arc<Context<E>>, volume: String) {
             Some(format!("GlusterVolume/{volume}")),
             format!("could not start the heal: {error}"),
         ));
+    }
+}
+
+/// The event telling a task's `failure` (swarm's words, never the task's environment).
+pub fn failure_event(failure: &TaskFailure) -> Event {
+    match failure {
+        TaskFailure::OomKilled {
+            service,
+            task,
+            node,
+            limit,
+        } => {
+            let limit = match limit {
+                Some(bytes) => format!(
+                    "its memory limit, {}",
+                    crate::resources::quantity::MemorySize::from_bytes(*bytes as u64)
+                ),
+                None => "the memory of its node (no limit)".to_string(),
+            };
+            Event::new(
+                Reason::TaskOOMKilled,
+                Some(format!("Service/{service}")),
+                format!("{task} on {node} was killed at {limit} (exit 137)"),
+            )
+        }
+        TaskFailure::CrashLooping {
+            service,
+            exits,
+            last,
+        } => Event::new(
+            Reason::CrashLooping,
+            Some(format!("Service/{service}")),
+            format!(
+                "{exits} tasks failed within {}; the last: {last}",
+                humantime::format_duration(CRASH_WINDOW)
+            ),
+        ),
     }
 }
 
@@ -272,6 +314,34 @@ mod tests {
             keys.push(key.to_string());
         }
         assert_eq!(keys, ["GlusterVolume/storage"; 3]);
+    }
+
+    #[test]
+    fn task_failures_are_told_in_swarms_words_with_the_limit_as_written() {
+        let oom = failure_event(&TaskFailure::OomKilled {
+            service: "web".into(),
+            task: "web.1".into(),
+            node: "node2".into(),
+            limit: Some(32 << 20),
+        });
+        assert_eq!(
+            (oom.reason, oom.resource.as_deref(), oom.message.as_str()),
+            (
+                Reason::TaskOOMKilled,
+                Some("Service/web"),
+                "web.1 on node2 was killed at its memory limit, 32M (exit 137)"
+            )
+        );
+        let looping = failure_event(&TaskFailure::CrashLooping {
+            service: "web".into(),
+            exits: 3,
+            last: "task: non-zero exit (1)".into(),
+        });
+        assert_eq!(
+            looping.message,
+            "3 tasks failed within 5m; the last: task: non-zero exit (1)"
+        );
+        assert!(looping.warning);
     }
 
     #[test]

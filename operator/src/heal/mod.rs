@@ -5,3 +5,4 @@
 
 pub mod nodes;
 pub mod storage;
+pub mod tasks;
