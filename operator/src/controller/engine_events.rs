@@ -38,9 +38,9 @@ pub fn keys_for_event(event: &EventMessage, desired: &Desired) -> Vec<ResourceKe
         Some(EventMessageTypeEnum::NODE) => {
             // Node events name the node by hostname; a Node resource may rename it.
             desired
-                .nodes()
-                .filter(|(r, spec)| spec.hostname.as_deref().unwrap_or(r.name()) == name)
+                .node_with_hostname(&name)
                 .map(|(r, _)| ResourceKey::new(Kind::Node, r.name()))
+                .into_iter()
                 .collect()
         }
         // A task's container died or was killed for memory: its service's health.

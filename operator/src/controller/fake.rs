@@ -4,7 +4,6 @@
 //! (the lab tests do that). With it, the recorded answers and desired-state the tests
 //! share (tests/fixtures), and a context that puts them together.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -134,15 +133,14 @@ impl Engine for FakeEngine {
     }
 }
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
-
 /// tests/fixtures/lab-desired: nodes, networks, web (replicated) and worker (global).
 pub fn lab_desired() -> Desired {
-    validate_dir(&fixtures().join("lab-desired"), &ValidateOptions::default())
-        .unwrap()
-        .desired
+    validate_dir(
+        &crate::observe::recorded::fixtures().join("lab-desired"),
+        &ValidateOptions::default(),
+    )
+    .unwrap()
+    .desired
 }
 
 /// The swarm as the lab's default engine answered (tests/fixtures/record): `applied` right

@@ -83,10 +83,11 @@ async fn look<E: Engine>(
     }
     // Without an answer from gluster (a command timed out, as it may while a peer is
     // down) nothing is known of the volumes: keep what was seen last.
-    if !matches!(live.gluster, Some(Ok(_))) {
+    let Some(Ok(pool)) = &live.gluster else {
         return true;
-    }
-    let storage = crate::plan::plan(&snapshot.desired, live).storage;
+    };
+    // The volumes' part of a plan only: the services' diff is the reconciles' work.
+    let (_, storage) = crate::plan::gluster::plan(&snapshot.desired, pool);
     let report = watches.volumes.observe(&storage, Instant::now());
     for name in report.changed {
         let key = ResourceKey::new(Kind::GlusterVolume, name);
@@ -195,8 +196,7 @@ pub fn storage_event(change: &StorageChange) -> Event {
 pub fn event(change: &NodeChange, desired: &Desired) -> Event {
     let node_resource = |hostname: &str| {
         desired
-            .nodes()
-            .find(|(r, spec)| spec.hostname.as_deref().unwrap_or(r.name()) == hostname)
+            .node_with_hostname(hostname)
             .map(|(r, _)| format!("Node/{}", r.name()))
     };
     match change {

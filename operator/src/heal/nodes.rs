@@ -64,7 +64,7 @@ pub struct NodeWatch {
 impl NodeWatch {
     /// Compares `live` with the last observation; the first one only sets the baseline.
     pub fn observe(&mut self, live: &Live) -> Vec<NodeChange> {
-        let now = seen(live);
+        let now = seen(live, self.nodes.as_ref());
         let mut changes = Vec::new();
         if let Some(before) = &self.nodes {
             for (node, was) in before {
@@ -96,19 +96,6 @@ impl NodeWatch {
             }
         }
         changes.extend(self.follow_displaced(live));
-        // A node's tasks are what it last ran while it answered: an unknown node (as every
-        // node is for a moment when the swarm's leader changes) still runs them.
-        let mut now = now;
-        if let Some(before) = &self.nodes {
-            for (node, is) in now.iter_mut() {
-                if let Some(was) = before.get(node)
-                    && is.state != Some(NodeState::READY)
-                    && is.tasks.is_empty()
-                {
-                    is.tasks = was.tasks.clone();
-                }
-            }
-        }
         self.nodes = Some(now);
         changes
     }
@@ -239,37 +226,42 @@ fn managed_replicated(live: &Live) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Every node by hostname: ready or not, drained or not, its running managed tasks.
-fn seen(live: &Live) -> BTreeMap<String, Seen> {
+/// Every node by hostname: ready or not, drained or not, its running managed tasks. A
+/// node not ready (unknown, as every node is for a moment when the swarm's leader changes,
+/// or down) keeps the tasks it ran `before`, while it answered.
+fn seen(live: &Live, before: Option<&BTreeMap<String, Seen>>) -> BTreeMap<String, Seen> {
     let names = managed_replicated(live);
-    let mut nodes: BTreeMap<String, Seen> = BTreeMap::new();
-    let mut by_id = BTreeMap::new();
-    for node in &live.nodes {
-        let (Some(id), Some(hostname)) = (
-            node.id.clone(),
-            node.description.as_ref().and_then(|d| d.hostname.clone()),
-        ) else {
-            continue;
-        };
-        let seen = Seen {
-            state: node.status.as_ref().and_then(|s| s.state),
-            drained: node.spec.as_ref().and_then(|s| s.availability)
-                == Some(NodeSpecAvailabilityEnum::DRAIN),
-            tasks: BTreeSet::new(),
-        };
-        by_id.insert(id, hostname.clone());
-        nodes.insert(hostname, seen);
-    }
+    let by_id = hostnames(live);
+    let mut nodes: BTreeMap<String, Seen> = live
+        .nodes
+        .iter()
+        .filter_map(|node| {
+            let hostname = by_id.get(node.id.as_deref()?)?;
+            let seen = Seen {
+                state: node.status.as_ref().and_then(|s| s.state),
+                drained: node.spec.as_ref().and_then(|s| s.availability)
+                    == Some(NodeSpecAvailabilityEnum::DRAIN),
+                tasks: BTreeSet::new(),
+            };
+            Some((hostname.clone(), seen))
+        })
+        .collect();
     for task in live.tasks.iter().filter(|t| wanted_running(t)) {
         let running = task.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING);
         let node = task.node_id.as_deref().and_then(|id| by_id.get(id));
         let service = task.service_id.as_deref().and_then(|id| names.get(id));
-        if let (true, Some(node), Some(service), Some(slot)) = (running, node, service, task.slot) {
-            nodes
-                .get_mut(node)
-                .expect("a task's node is listed")
-                .tasks
-                .insert((service.clone(), slot as u64));
+        if let (true, Some(node), Some(service), Some(slot)) = (running, node, service, task.slot)
+            && let Some(seen) = nodes.get_mut(node)
+        {
+            seen.tasks.insert((service.clone(), slot as u64));
+        }
+    }
+    for (node, is) in nodes.iter_mut() {
+        if let Some(was) = before.and_then(|b| b.get(node))
+            && is.state != Some(NodeState::READY)
+            && is.tasks.is_empty()
+        {
+            is.tasks = was.tasks.clone();
         }
     }
     nodes

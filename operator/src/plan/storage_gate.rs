@@ -157,10 +157,7 @@ fn node_facts(desired: &Desired, live: &Live) -> Vec<NodeFacts> {
             continue;
         };
         let hostname = description.hostname.clone().unwrap_or_default();
-        let desired_node = desired
-            .nodes()
-            .find(|(r, n)| n.hostname.as_deref().unwrap_or(r.name()) == hostname)
-            .map(|(_, n)| n);
+        let desired_node = desired.node_with_hostname(&hostname).map(|(_, n)| n);
         let ready = node.status.as_ref().and_then(|s| s.state) == Some(NodeState::READY);
         let active = match desired_node {
             Some(n) => n.availability == crate::resources::node::Availability::Active,

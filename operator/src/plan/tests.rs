@@ -8,19 +8,26 @@ use super::*;
 use crate::observe::recorded::{CURRENT, ENGINES};
 use crate::source::validate::{ValidateOptions, validate_dir};
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
-
 fn desired() -> Desired {
-    let validation =
-        validate_dir(&fixtures().join("lab-desired"), &ValidateOptions::default()).unwrap();
+    let validation = validate_dir(
+        &crate::observe::recorded::fixtures().join("lab-desired"),
+        &ValidateOptions::default(),
+    )
+    .unwrap();
     assert_eq!(validation.errors(), 0, "{:?}", validation.problems);
     validation.desired
 }
 
 fn recorded(engine: &str, name: &str) -> Live {
     crate::observe::recorded::live(engine, name)
+}
+
+/// Each change's kind, name and action, in plan order.
+fn order(plan: &Plan) -> Vec<(Kind, &str, Action)> {
+    plan.changes
+        .iter()
+        .map(|c| (c.kind, c.name.as_str(), c.action))
+        .collect()
 }
 
 fn field(path: &str, from: Option<&str>, to: Option<&str>) -> FieldChange {
@@ -82,13 +89,8 @@ fn against_an_empty_swarm_everything_is_created_in_order() {
         live.networks
             .retain(|n| n.name.as_deref() == Some("ingress"));
         let plan = plan(&desired(), &live);
-        let order: Vec<(Kind, &str, Action)> = plan
-            .changes
-            .iter()
-            .map(|c| (c.kind, c.name.as_str(), c.action))
-            .collect();
         assert_eq!(
-            order,
+            order(&plan),
             [
                 (Kind::Network, "appnet", Action::Create),
                 (Kind::Network, "backnet", Action::Create),
@@ -144,13 +146,8 @@ fn managed_objects_missing_from_desired_are_deleted_services_first() {
         desired.resources.retain(|r| r.kind() == Kind::Node);
         let live = recorded(engine, "applied");
         let plan = plan(&desired, &live);
-        let order: Vec<(Kind, &str, Action)> = plan
-            .changes
-            .iter()
-            .map(|c| (c.kind, c.name.as_str(), c.action))
-            .collect();
         assert_eq!(
-            order,
+            order(&plan),
             [
                 (Kind::Service, "web", Action::Delete),
                 (Kind::Service, "worker", Action::Delete),

@@ -169,4 +169,11 @@ impl Desired {
             _ => None,
         })
     }
+
+    /// The Node resource of the swarm node named `hostname` (its `hostname`, or else its
+    /// name; validation keeps hostnames unique).
+    pub fn node_with_hostname(&self, hostname: &str) -> Option<(&Resource, &NodeSpec)> {
+        self.nodes()
+            .find(|(r, spec)| spec.hostname.as_deref().unwrap_or(r.name()) == hostname)
+    }
 }
