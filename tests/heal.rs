@@ -10,9 +10,48 @@ use shoal_tests::{Lab, lab, repo_root, stderr};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-/// `spread` may run anywhere (its task of a crashed node moves); `capped` runs at most one
-/// task per node, so with a node down its third task cannot be placed.
+/// `spread` may run anywhere (its task of a crashed node moves, and is moved back once the
+/// node returned); `capped` runs at most one task per node, so with a node down its third
+/// task cannot be placed. `everywhere` (global), `pinned` (to node1) and `stays` (annotated
+/// off) are never rebalanced.
 const SERVICES: &str = "apiVersion: shoal/v1alpha1
+kind: Service
+metadata:
+  name: everywhere
+spec:
+  image: lab/web:1
+  mode: global
+  resources:
+    limits:
+      memory: 32M
+---
+apiVersion: shoal/v1alpha1
+kind: Service
+metadata:
+  name: pinned
+spec:
+  image: lab/web:1
+  replicas: 2
+  placement:
+    constraints: [node.hostname == node1]
+  resources:
+    limits:
+      memory: 32M
+---
+apiVersion: shoal/v1alpha1
+kind: Service
+metadata:
+  name: stays
+  annotations:
+    shoal.io/rebalance: \"off\"
+spec:
+  image: lab/web:1
+  replicas: 3
+  resources:
+    limits:
+      memory: 32M
+---
+apiVersion: shoal/v1alpha1
 kind: Service
 metadata:
   name: spread
@@ -61,10 +100,15 @@ fn lab_command(args: &[&str]) {
     );
 }
 
+/// How long a returned node stays ready before `shoal run` rebalances, in these tests.
+const SETTLE: Duration = Duration::from_secs(30);
+
 /// `shoal run` of `dir` with its own port and lease, its log in `logs`.
 fn start(lab: &Lab, port: u16, lease: &str, dir: &Path, logs: &Path) -> Operator {
     let args = [
         "--no-agents",
+        "--rebalance-settle",
+        "30s",
         "--lease-name",
         lease,
         "--lease-ttl",
@@ -85,8 +129,38 @@ fn event(operator: &Operator, reason: &str, resource: Option<&str>) -> Option<(u
         .map(|(i, e)| (i, e["message"].as_str().unwrap_or_default().to_string()))
 }
 
+/// How many times events of `reason` were told (entries and repeats).
+fn count(operator: &Operator, reason: &str) -> u64 {
+    operator
+        .events()
+        .iter()
+        .filter(|e| e["reason"] == reason)
+        .map(|e| e["count"].as_u64().unwrap_or(0))
+        .sum()
+}
+
+/// The nodes the running tasks of `service` run on, sorted.
+fn distribution(lab: &Lab, service: &str) -> Vec<String> {
+    let ps = lab.docker_unchecked(&[
+        "service",
+        "ps",
+        service,
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "{{.Node}} {{.CurrentState}}",
+    ]);
+    let mut nodes: Vec<String> = shoal_tests::stdout(&ps)
+        .lines()
+        .filter(|l| l.contains("Running"))
+        .filter_map(|l| l.split(' ').next().map(str::to_string))
+        .collect();
+    nodes.sort();
+    nodes
+}
+
 #[test]
-fn a_worker_crash_is_told_down_rescheduled_pending_and_ready() {
+fn a_worker_crash_is_told_down_rescheduled_pending_ready_and_rebalanced() {
     let lab = lab();
     lab.reset();
     let _restore = Restore;
@@ -113,12 +187,15 @@ fn a_worker_crash_is_told_down_rescheduled_pending_and_ready() {
         "a running task of each service on node3",
         MINUTE * 2,
         |_| {
-            (on_node3("spread").contains("Running") && on_node3("capped").contains("Running"))
+            ["spread", "capped", "stays"]
+                .iter()
+                .all(|s| on_node3(s).contains("Running"))
                 .then_some(())
         },
     );
     let spread_task = on_node3("spread").split(' ').next().unwrap().to_string();
     let capped_task = on_node3("capped").split(' ').next().unwrap().to_string();
+    let stays_task = on_node3("stays").split(' ').next().unwrap().to_string();
 
     lab_command(&["crash", "node3"]);
     let (_, down) = operator.wait_for("NodeDown", MINUTE * 2, |o| event(o, "NodeDown", None));
@@ -127,7 +204,11 @@ fn a_worker_crash_is_told_down_rescheduled_pending_and_ready() {
         .split(", ")
         .collect();
     ran.sort();
-    let mut expected = [capped_task.as_str(), spread_task.as_str()];
+    let mut expected = [
+        capped_task.as_str(),
+        spread_task.as_str(),
+        stays_task.as_str(),
+    ];
     expected.sort();
     assert_eq!(ran, expected, "{down}");
     let (_, moved) = operator.wait_for("TasksRescheduled", MINUTE * 2, |o| {
@@ -163,6 +244,50 @@ fn a_worker_crash_is_told_down_rescheduled_pending_and_ready() {
         .collect();
     assert_eq!(downs.len(), 1);
     assert_eq!(downs[0]["count"], 1);
+
+    // node3 flaps: down and back again before it settled. Nothing moves meanwhile.
+    lab_command(&["crash", "node3"]);
+    operator.wait_for("a second NodeDown", MINUTE * 2, |o| {
+        (count(o, "NodeDown") == 2).then_some(())
+    });
+    assert_eq!(count(&operator, "RebalanceStarted"), 0);
+    lab_command(&["restore", "node3"]);
+    operator.wait_for("a second NodeReady", MINUTE, |o| {
+        (count(o, "NodeReady") == 2).then_some(())
+    });
+    let (_, rebalanced) = operator.wait_for("Rebalanced", MINUTE * 3, |o| {
+        event(o, "Rebalanced", Some("Service/spread"))
+    });
+    assert!(
+        rebalanced.starts_with("running tasks per node node1: 1, node2: 1, node3: 1 (were "),
+        "{rebalanced}"
+    );
+    assert!(rebalanced.ends_with(", node3: 0)"), "{rebalanced}");
+    // Only after node3 stayed up for the settle period, and only spread: capped got its
+    // pending task back on node3 from swarm; the others are exempt.
+    let events = operator.events();
+    let started: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["reason"] == "RebalanceStarted")
+        .collect();
+    assert_eq!(started.len(), 1, "{started:#?}");
+    assert_eq!(started[0]["resource"], "Service/spread");
+    let time = |e: &serde_json::Value, field: &str| {
+        humantime::parse_rfc3339(e[field].as_str().unwrap()).unwrap()
+    };
+    let ready = events.iter().find(|e| e["reason"] == "NodeReady").unwrap();
+    let settled = time(started[0], "first_seen")
+        .duration_since(time(ready, "last_seen"))
+        .unwrap();
+    assert!(
+        settled >= SETTLE,
+        "started {settled:?} after node3 returned"
+    );
+    assert_eq!(
+        distribution(&lab, "spread"),
+        ["node1", "node2", "node3"],
+        "running tasks of spread"
+    );
     operator.terminate();
     let _ = lab.docker_unchecked(&["config", "rm", "shoal-lease-heal"]);
 }

@@ -99,7 +99,7 @@ enum Command {
     Agent(AgentArgs),
     /// The operator: converge desired-state (a directory, watched, or a git repository)
     /// continuously, correct or report drift, serve status, events and metrics.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the status of a running `shoal run` as a table.
     Status {
         /// The instance's address.
@@ -205,6 +205,10 @@ struct RunArgs {
     /// This instance's name in the lease and events (default: HOSTNAME-PID-RANDOM).
     #[arg(long)]
     identity: Option<String>,
+    /// How long a node back from a crash stays ready before shoal moves tasks back onto it
+    /// (a node that goes down again meanwhile starts over).
+    #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
+    rebalance_settle: Duration,
 }
 
 impl From<LogFormat> for logging::LogFormat {
@@ -272,6 +276,7 @@ impl RunArgs {
             identity: self
                 .identity
                 .unwrap_or_else(commands::run::default_identity),
+            rebalance_settle: self.rebalance_settle,
         }
     }
 }

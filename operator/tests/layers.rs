@@ -20,7 +20,7 @@ const ORDER: [&str; 11] = [
 ];
 
 /// Module path prefix -> layer; the longest prefix wins.
-const LAYERS: [(&str, &str); 23] = [
+const LAYERS: [(&str, &str); 24] = [
     ("commands", "commands"),
     ("controller", "controller"),
     ("agent", "agent"),
@@ -28,6 +28,7 @@ const LAYERS: [(&str, &str); 23] = [
     ("swarm", "adapters"),
     ("swarm::apply", "apply"),
     ("swarm::wait", "apply"),
+    ("swarm::force", "apply"),
     ("swarm::render", "diff"),
     ("gluster", "adapters"),
     ("gluster::apply", "apply"),

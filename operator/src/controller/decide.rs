@@ -99,7 +99,7 @@ pub fn decide(
         let mut status = status_of(key, resource, health, &decision, memory);
         status
             .conditions
-            .extend(status::health_condition(key, &plan));
+            .extend(status::health_condition(key, &plan, &snapshot.desired));
         status
     });
     let split_brain = plan

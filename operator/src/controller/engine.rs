@@ -38,6 +38,10 @@ pub trait Engine: Send + Sync + 'static {
     /// self-heal daemon's next crawl would, without waiting for it.
     fn heal(&self, volume: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
 
+    /// Force-updates a service (`docker service update --force`): swarm replaces its tasks
+    /// under its updateConfig, placing each anew. Returns the counter the new tasks carry.
+    fn force_update(&self, service: &str) -> impl Future<Output = Result<u64, EngineError>> + Send;
+
     /// The services and networks shoal manages, by kind and name.
     fn managed(&self) -> impl Future<Output = Result<Vec<(Kind, String)>, EngineError>> + Send;
 
@@ -82,6 +86,10 @@ impl Engine for Docker {
             .await
             .map(drop)
             .map_err(EngineError::Gluster)
+    }
+
+    async fn force_update(&self, service: &str) -> Result<u64, EngineError> {
+        crate::swarm::force::force_update(self, service).await
     }
 
     async fn managed(&self) -> Result<Vec<(Kind, String)>, EngineError> {

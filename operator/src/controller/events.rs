@@ -62,6 +62,10 @@ pub enum Reason {
     HealStalled,
     TaskOOMKilled,
     CrashLooping,
+    RebalanceStarted,
+    Rebalanced,
+    RebalanceFailed,
+    CapacityAtRisk,
 }
 
 impl Reason {
@@ -83,6 +87,8 @@ impl Reason {
                 | Reason::HealStalled
                 | Reason::TaskOOMKilled
                 | Reason::CrashLooping
+                | Reason::RebalanceFailed
+                | Reason::CapacityAtRisk
         )
     }
 }

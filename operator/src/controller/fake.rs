@@ -111,6 +111,16 @@ impl Engine for FakeEngine {
         Ok(())
     }
 
+    /// Recorded; the counter is the number of force updates made so far.
+    async fn force_update(&self, service: &str) -> Result<u64, EngineError> {
+        let mut writes = self.writes.lock().unwrap();
+        writes.push(format!("Service/{service} force-update"));
+        Ok(writes
+            .iter()
+            .filter(|w| w.ends_with("force-update"))
+            .count() as u64)
+    }
+
     async fn managed(&self) -> Result<Vec<(Kind, String)>, EngineError> {
         Ok(self.managed.lock().unwrap().clone())
     }

@@ -1,48 +1,75 @@
 //! Watching what happens to the nodes and the volumes: the acting instance observes the
-//! swarm every `INTERVAL`, and at once on a node event, and records what `heal::nodes`
-//! and `heal::storage` find as events (a node down and the tasks it ran, where swarm moved
-//! them or why it cannot, the node back; a volume degraded, its heal started, progressing,
-//! done or stalled). It starts a volume's heal once every brick is back, and has the
-//! reconcile of a volume whose health changed run at once, so its status follows its
-//! bricks. A standby does none of it, and starts from a fresh baseline when it acts.
+//! swarm every `interval`, and at once on a node event, and records what `heal::nodes`,
+//! `heal::storage` and `heal::tasks` find as events (a node down and the tasks it ran,
+//! where swarm moved them or why it cannot, the node back; a volume degraded, its heal
+//! started, progressing, done or stalled; tasks killed or looping). It starts a volume's
+//! heal once every brick is back, has the reconcile of a volume whose health changed run
+//! at once, so its status follows its bricks, and rebalances the services a returned node
+//! left uneven (`heal::rebalance`). A standby does none of it, and starts from a fresh
+//! baseline when it acts.
 
+mod tell;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 
+pub use self::tell::{event, failure_event, rebalance_event, storage_event};
 use super::engine::Engine;
 use super::events::{Event, Reason};
 use super::reconcile::Context;
 use super::shared::Snapshot;
-use super::status::ResourceKey;
+use super::status::{ResourceKey, capacity_risk};
 use super::{Trigger, Why};
-use crate::heal::nodes::{NodeChange, NodeWatch};
+use crate::heal::nodes::NodeWatch;
+use crate::heal::rebalance::{RebalanceStep, RebalanceWatch};
 use crate::heal::storage::{StorageChange, VolumeWatch};
-use crate::heal::tasks::{CRASH_WINDOW, FailureWatch, TaskFailure};
+use crate::heal::tasks::FailureWatch;
 use crate::observe::live::Live;
-use crate::resources::{Desired, Kind};
+use crate::plan::gluster::StorageState;
+use crate::resources::Kind;
 
-/// How often the acting instance looks between node events.
-pub const INTERVAL: Duration = Duration::from_secs(10);
+/// How often the acting instance looks between node events, and how long a returned node
+/// stays ready before tasks are moved onto it.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    pub interval: Duration,
+    pub settle: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            interval: Duration::from_secs(10),
+            settle: crate::heal::rebalance::DEFAULT_SETTLE,
+        }
+    }
+}
 
 #[derive(Default)]
 struct Watches {
     nodes: NodeWatch,
     volumes: VolumeWatch,
     tasks: FailureWatch,
+    rebalance: RebalanceWatch,
+    /// The volumes last seen with every brick online and nothing to heal.
+    healed: BTreeSet<String>,
+    /// The capacity risk of each node, as last told.
+    risks: BTreeMap<String, String>,
 }
 
 /// Runs until the process ends (or `triggers` closes).
 pub async fn watch<E: Engine>(
     context: Arc<Context<E>>,
     triggers: UnboundedSender<Trigger>,
-    interval: Duration,
+    timing: Timing,
 ) {
     let mut watches = Watches::default();
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(timing.interval) => {}
             _ = context.shared.node_event.notified() => {}
         }
         if !context.shared.readiness().leader {
@@ -61,13 +88,14 @@ pub async fn watch<E: Engine>(
                 if !look(&context, &mut watches, &snapshot, &live, &triggers).await {
                     return;
                 }
+                rebalance(&context, &mut watches, &snapshot, &live, timing.settle).await;
             }
             Err(error) => tracing::debug!(%error, "watching nodes and volumes: observing failed"),
         }
     }
 }
 
-/// One look; false when the loop is gone.
+/// One look at the nodes, tasks and volumes; false when the loop is gone.
 async fn look<E: Engine>(
     context: &Arc<Context<E>>,
     watches: &mut Watches,
@@ -81,6 +109,9 @@ async fn look<E: Engine>(
     for failure in watches.tasks.observe(live, Instant::now()) {
         context.shared.record(failure_event(&failure));
     }
+    if !look_capacity(context, watches, snapshot, live, triggers) {
+        return false;
+    }
     // Without an answer from gluster (a command timed out, as it may while a peer is
     // down) nothing is known of the volumes: keep what was seen last.
     let Some(Ok(pool)) = &live.gluster else {
@@ -88,6 +119,11 @@ async fn look<E: Engine>(
     };
     // The volumes' part of a plan only: the services' diff is the reconciles' work.
     let (_, storage) = crate::plan::gluster::plan(&snapshot.desired, pool);
+    watches.healed = storage
+        .iter()
+        .filter(|s| s.state() == StorageState::Healthy)
+        .map(|s| s.name.clone())
+        .collect();
     let report = watches.volumes.observe(&storage, Instant::now());
     for name in report.changed {
         let key = ResourceKey::new(Kind::GlusterVolume, name);
@@ -106,6 +142,84 @@ async fn look<E: Engine>(
     true
 }
 
+/// Tells a node's capacity risk when it appears or changes, and has the reconcile of its
+/// Node resource refresh its condition; false when the loop is gone.
+fn look_capacity<E: Engine>(
+    context: &Arc<Context<E>>,
+    watches: &mut Watches,
+    snapshot: &Snapshot,
+    live: &Live,
+    triggers: &UnboundedSender<Trigger>,
+) -> bool {
+    let capacity = crate::heal::capacity::assess(&snapshot.desired, live);
+    let risks: BTreeMap<String, String> = capacity
+        .nodes
+        .iter()
+        .filter_map(|n| Some((n.node.clone(), capacity_risk(&capacity, &n.node)?)))
+        .collect();
+    let before = std::mem::replace(&mut watches.risks, risks);
+    let hostnames: BTreeSet<&String> = before.keys().chain(watches.risks.keys()).collect();
+    for hostname in hostnames {
+        let now = watches.risks.get(hostname);
+        if before.get(hostname) == now {
+            continue;
+        }
+        let resource = snapshot.desired.node_with_hostname(hostname);
+        if let Some(risk) = now {
+            context.shared.record(Event::new(
+                Reason::CapacityAtRisk,
+                resource.map(|(r, _)| r.id()),
+                format!("{hostname}: {risk}"),
+            ));
+        }
+        if let Some((resource, _)) = resource {
+            let key = ResourceKey::new(Kind::Node, resource.name());
+            if triggers.send(Trigger::Key(key, Why::Health)).is_err() {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Follows the rebalance under way, or starts the next one `heal::rebalance` asks for.
+async fn rebalance<E: Engine>(
+    context: &Arc<Context<E>>,
+    watches: &mut Watches,
+    snapshot: &Snapshot,
+    live: &Live,
+    settle: Duration,
+) {
+    let step = watches.rebalance.observe(
+        &snapshot.desired,
+        live,
+        &watches.healed,
+        settle,
+        Instant::now(),
+    );
+    let Some(step) = step else { return };
+    if let RebalanceStep::Start { service, before } = &step {
+        match context.engine.force_update(service).await {
+            Ok(force_update) => {
+                watches
+                    .rebalance
+                    .started(service, force_update, before.clone(), Instant::now());
+            }
+            Err(error) => {
+                watches.rebalance.not_started(service);
+                context
+                    .shared
+                    .record(rebalance_event(&RebalanceStep::Failed {
+                        service: service.clone(),
+                        why: format!("the force update failed: {error}"),
+                    }));
+                return;
+            }
+        }
+    }
+    context.shared.record(rebalance_event(&step));
+}
+
 /// `gluster volume heal NAME`; a refusal is told (the self-heal daemon heals on its next
 /// crawl anyway, unless it is off).
 async fn start_heal<E: Engine>(context: Arc<Context<E>>, volume: String) {
@@ -118,135 +232,11 @@ async fn start_heal<E: Engine>(context: Arc<Context<E>>, volume: String) {
     }
 }
 
-/// The event telling a task's `failure` (swarm's words, never the task's environment).
-pub fn failure_event(failure: &TaskFailure) -> Event {
-    match failure {
-        TaskFailure::OomKilled {
-            service,
-            task,
-            node,
-            limit,
-        } => {
-            let limit = match limit {
-                Some(bytes) => format!(
-                    "its memory limit, {}",
-                    crate::resources::quantity::MemorySize::from_bytes(*bytes as u64)
-                ),
-                None => "the memory of its node (no limit)".to_string(),
-            };
-            Event::new(
-                Reason::TaskOOMKilled,
-                Some(format!("Service/{service}")),
-                format!("{task} on {node} was killed at {limit} (exit 137)"),
-            )
-        }
-        TaskFailure::CrashLooping {
-            service,
-            exits,
-            last,
-        } => Event::new(
-            Reason::CrashLooping,
-            Some(format!("Service/{service}")),
-            format!(
-                "{exits} tasks failed within {}; the last: {last}",
-                humantime::format_duration(CRASH_WINDOW)
-            ),
-        ),
-    }
-}
-
-/// The event telling a volume's `change`.
-pub fn storage_event(change: &StorageChange) -> Event {
-    let resource = |volume: &str| Some(format!("GlusterVolume/{volume}"));
-    match change {
-        StorageChange::Degraded { volume, why } => {
-            Event::new(Reason::VolumeDegraded, resource(volume), why.clone())
-        }
-        StorageChange::HealStarted { volume, pending } => Event::new(
-            Reason::HealStarted,
-            resource(volume),
-            format!(
-                "every brick is online: healing {pending} entries (gluster volume heal {volume})"
-            ),
-        ),
-        StorageChange::HealProgress { volume, pending } => Event::new(
-            Reason::HealProgress,
-            resource(volume),
-            format!("{pending} entries still to heal"),
-        ),
-        StorageChange::Healed { volume } => {
-            Event::new(Reason::Healed, resource(volume), "healed: nothing pending")
-        }
-        StorageChange::HealStalled {
-            volume,
-            pending,
-            stalled_for,
-        } => Event::new(
-            Reason::HealStalled,
-            resource(volume),
-            format!(
-                "{pending} entries pending heal, not falling for {}: see `gluster volume heal {volume} info`",
-                humantime::format_duration(*stalled_for)
-            ),
-        ),
-    }
-}
-
-/// The event telling `change`, about the Node resource of the node where there is one.
-pub fn event(change: &NodeChange, desired: &Desired) -> Event {
-    let node_resource = |hostname: &str| {
-        desired
-            .node_with_hostname(hostname)
-            .map(|(r, _)| format!("Node/{}", r.name()))
-    };
-    match change {
-        NodeChange::Down { node, tasks } if tasks.is_empty() => Event::new(
-            Reason::NodeDown,
-            node_resource(node),
-            format!("node {node} is down; it ran no task of shoal's replicated services"),
-        ),
-        NodeChange::Down { node, tasks } => Event::new(
-            Reason::NodeDown,
-            node_resource(node),
-            format!("node {node} is down; it ran {}", tasks.join(", ")),
-        ),
-        NodeChange::Ready { node } => Event::new(
-            Reason::NodeReady,
-            node_resource(node),
-            format!("node {node} is ready"),
-        ),
-        NodeChange::Drained { node } => Event::new(
-            Reason::NodeDrained,
-            node_resource(node),
-            format!("node {node} is drained: swarm moves its tasks away"),
-        ),
-        NodeChange::Rescheduled {
-            service,
-            task,
-            from,
-            to,
-        } => Event::new(
-            Reason::TasksRescheduled,
-            Some(format!("Service/{service}")),
-            format!("{task} of node {from} runs on {to} now"),
-        ),
-        NodeChange::Pending {
-            service,
-            task,
-            from,
-            reason,
-        } => Event::new(
-            Reason::TasksPending,
-            Some(format!("Service/{service}")),
-            format!("{task} of node {from} cannot be placed: {reason}"),
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::controller::fake::{context, lab_desired, recorded, snapshot};
+    use crate::resources::Desired;
     use crate::source::validate::{ValidateOptions, validate_dir};
 
     /// The example's desired-state, and the recorded swarm with its volume `storage` as
@@ -262,6 +252,127 @@ mod tests {
         let mut live = recorded("applied");
         live.gluster = Some(Ok(pool));
         (desired, live)
+    }
+
+    #[tokio::test]
+    async fn a_service_crowded_after_a_crash_is_force_updated_once_its_node_settled() {
+        let desired = lab_desired();
+        let applied = recorded("applied");
+        let node = |live: &mut Live, hostname: &str| {
+            let id = live.node_by_hostname(hostname).unwrap().id.clone();
+            live.nodes.iter_mut().position(|n| n.id == id).unwrap()
+        };
+        // node3 crashed and returned; web's task of node3 runs on node1.
+        let mut crashed = applied.clone();
+        let node3 = node(&mut crashed, "node3");
+        crashed.nodes[node3].status.as_mut().unwrap().state =
+            Some(bollard::models::NodeState::DOWN);
+        let (id1, id3) = (
+            applied.node_by_hostname("node1").unwrap().id.clone(),
+            applied.node_by_hostname("node3").unwrap().id.clone(),
+        );
+        let web = applied.service("web").unwrap().id.clone();
+        for task in crashed.tasks.iter_mut() {
+            if task.service_id == web && task.node_id == id3 {
+                task.node_id = id1.clone();
+            }
+        }
+        let mut returned = crashed.clone();
+        returned.nodes[node3].status = applied.nodes[node3].status.clone();
+
+        let ctx = context(desired.clone(), None, applied.clone(), Duration::ZERO);
+        let snapshot = snapshot(desired, None);
+        let mut watches = Watches::default();
+        for live in [&applied, &crashed, &returned, &returned] {
+            rebalance(&ctx, &mut watches, &snapshot, live, Duration::ZERO).await;
+        }
+        assert_eq!(ctx.engine.writes(), ["Service/web force-update"]);
+        let told: Vec<(Reason, String)> = ctx
+            .shared
+            .events()
+            .into_iter()
+            .map(|e| (e.reason, e.message))
+            .collect();
+        assert_eq!(
+            told,
+            [(
+                Reason::RebalanceStarted,
+                "running tasks per node node1: 2, node3: 0: a rolling force update (docker \
+                 service update --force) spreads them over every node again"
+                    .into()
+            )]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_capacity_risk_is_told_once_on_its_node_and_refreshes_its_status() {
+        // node2 declared at 8M: the worker's 16M limit there is more than it has.
+        let mut desired = lab_desired();
+        let node2 = desired.resources.iter_mut().find(|r| r.name() == "node2");
+        if let crate::resources::Spec::Node(spec) = &mut node2.unwrap().spec {
+            spec.memory = Some(crate::resources::quantity::MemorySize::parse("8M").unwrap());
+        }
+        let live = recorded("applied");
+        let ctx = context(desired.clone(), None, live.clone(), Duration::ZERO);
+        let snapshot = snapshot(desired, None);
+        let (triggers, mut triggered) = tokio::sync::mpsc::unbounded_channel();
+        let mut watches = Watches::default();
+        for _ in 0..2 {
+            assert!(look(&ctx, &mut watches, &snapshot, &live, &triggers).await);
+        }
+        let mut told: Vec<(Reason, Option<String>, String)> = ctx
+            .shared
+            .events()
+            .into_iter()
+            .map(|e| (e.reason, e.resource, e.message))
+            .collect();
+        told.sort_by(|a, b| (&a.1, &a.2).cmp(&(&b.1, &b.2)));
+        let risk = |node: Option<&str>, message: &str| {
+            (
+                Reason::CapacityAtRisk,
+                node.map(str::to_string),
+                message.to_string(),
+            )
+        };
+        // web runs at most one task per node, never on node2 (tier back): its task of
+        // node1 or node3 has nowhere to go. node3 has no Node resource.
+        let web_on = |node: &str| {
+            let id = live.node_by_hostname(node).unwrap().id.clone();
+            let web = live.service("web").unwrap().id.clone();
+            let task = live
+                .tasks
+                .iter()
+                .find(|t| t.service_id == web && t.node_id == id);
+            format!("web.{}", task.unwrap().slot.unwrap())
+        };
+        assert_eq!(
+            told,
+            [
+                risk(
+                    None,
+                    &format!(
+                        "node3: if node3 fails, no node may take {} (max 1 per node)",
+                        web_on("node3")
+                    )
+                ),
+                risk(
+                    Some("Node/node1"),
+                    &format!(
+                        "node1: if node1 fails, no node may take {} (max 1 per node)",
+                        web_on("node1")
+                    )
+                ),
+                risk(
+                    Some("Node/node2"),
+                    "node2: the limits of its tasks add up to 16M, more than its 8M"
+                ),
+            ]
+        );
+        let mut keys = Vec::new();
+        while let Ok(Trigger::Key(key, Why::Health)) = triggered.try_recv() {
+            keys.push(key.to_string());
+        }
+        assert_eq!(keys, ["Node/node1", "Node/node2"], "once each");
     }
 
     #[tokio::test]
@@ -314,82 +425,5 @@ mod tests {
             keys.push(key.to_string());
         }
         assert_eq!(keys, ["GlusterVolume/storage"; 3]);
-    }
-
-    #[test]
-    fn task_failures_are_told_in_swarms_words_with_the_limit_as_written() {
-        let oom = failure_event(&TaskFailure::OomKilled {
-            service: "web".into(),
-            task: "web.1".into(),
-            node: "node2".into(),
-            limit: Some(32 << 20),
-        });
-        assert_eq!(
-            (oom.reason, oom.resource.as_deref(), oom.message.as_str()),
-            (
-                Reason::TaskOOMKilled,
-                Some("Service/web"),
-                "web.1 on node2 was killed at its memory limit, 32M (exit 137)"
-            )
-        );
-        let looping = failure_event(&TaskFailure::CrashLooping {
-            service: "web".into(),
-            exits: 3,
-            last: "task: non-zero exit (1)".into(),
-        });
-        assert_eq!(
-            looping.message,
-            "3 tasks failed within 5m; the last: task: non-zero exit (1)"
-        );
-        assert!(looping.warning);
-    }
-
-    #[test]
-    fn node_events_name_the_node_resource_where_desired_state_has_one() {
-        let desired = lab_desired();
-        let down = event(
-            &NodeChange::Down {
-                node: "node2".into(),
-                tasks: vec!["web.1".into(), "web.2".into()],
-            },
-            &desired,
-        );
-        assert_eq!(
-            (down.reason, down.resource.as_deref(), down.message.as_str()),
-            (
-                Reason::NodeDown,
-                Some("Node/node2"),
-                "node node2 is down; it ran web.1, web.2"
-            )
-        );
-        let pending = event(
-            &NodeChange::Pending {
-                service: "web".into(),
-                task: "web.2".into(),
-                from: "node9".into(),
-                reason: "no suitable node (max replicas per node limit exceed)".into(),
-            },
-            &desired,
-        );
-        assert_eq!(
-            (
-                pending.reason,
-                pending.resource.as_deref(),
-                pending.message.as_str()
-            ),
-            (
-                Reason::TasksPending,
-                Some("Service/web"),
-                "web.2 of node node9 cannot be placed: no suitable node (max replicas per \
-                 node limit exceed)"
-            )
-        );
-        let ready = event(
-            &NodeChange::Ready {
-                node: "node9".into(),
-            },
-            &desired,
-        );
-        assert_eq!(ready.resource, None, "node9 has no Node resource");
     }
 }

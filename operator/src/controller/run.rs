@@ -52,6 +52,8 @@ pub struct RunOptions {
     pub lease_name: String,
     pub lease_ttl: Duration,
     pub identity: String,
+    /// How long a returned node stays ready before tasks are moved back onto it.
+    pub rebalance_settle: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +113,10 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     tokio::spawn(super::heal::watch(
         context.clone(),
         triggers.clone(),
-        super::heal::INTERVAL,
+        super::heal::Timing {
+            settle: options.rebalance_settle,
+            ..super::heal::Timing::default()
+        },
     ));
     let queue = WorkQueue::new(options.debounce, options.concurrency);
     drive(

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use bollard::models::NodeState;
 use serde::Serialize;
 
+use crate::heal::capacity::{Capacity, size};
 use crate::observe::live::Live;
 use crate::plan::Plan;
 use crate::plan::gluster::StorageState;
@@ -100,11 +101,14 @@ pub enum ConditionReason {
     StorageDegraded,
     /// A GlusterVolume has entries waiting to be healed.
     HealPending,
+    /// If the node failed, the others could not hold its tasks (or its tasks' limits
+    /// exceed its memory now).
+    CapacityAtRisk,
 }
 
-/// One condition: a named fact with why. Every condition shoal sets is false and says
-/// why: of type `Synced` (why the resource is not in sync) or `Healthy` (why it does not
-/// work as it should).
+/// One condition: a named fact with why. Shoal sets conditions that say what is wrong:
+/// `Synced` or `Healthy` false (why the resource is not in sync, or does not work as it
+/// should), and `CapacityAtRisk` true on a Node (what its loss would leave pending).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Condition {
     #[serde(rename = "type")]
@@ -121,6 +125,16 @@ impl Condition {
             kind: "Healthy",
             status: false,
             reason,
+            message: message.into(),
+        }
+    }
+
+    /// A node whose loss the others could not absorb, or whose tasks' limits exceed it.
+    pub fn capacity_at_risk(message: impl Into<String>) -> Condition {
+        Condition {
+            kind: "CapacityAtRisk",
+            status: true,
+            reason: ConditionReason::CapacityAtRisk,
             message: message.into(),
         }
     }
@@ -228,8 +242,18 @@ pub fn health(key: &ResourceKey, live: &Live, plan: &Plan, desired: &Desired) ->
 }
 
 /// Why `key` is not healthy, where health alone does not say: a GlusterVolume degraded
-/// (which bricks, which peers) or healing (how much).
-pub fn health_condition(key: &ResourceKey, plan: &Plan) -> Option<Condition> {
+/// (which bricks, which peers) or healing (how much); a Node whose capacity is at risk.
+pub fn health_condition(key: &ResourceKey, plan: &Plan, desired: &Desired) -> Option<Condition> {
+    if key.kind == Kind::Node {
+        let hostname = desired
+            .find(Kind::Node, &key.name)
+            .and_then(|r| match &r.spec {
+                crate::resources::Spec::Node(spec) => spec.hostname.clone(),
+                _ => None,
+            })
+            .unwrap_or_else(|| key.name.clone());
+        return capacity_risk(&plan.capacity, &hostname).map(Condition::capacity_at_risk);
+    }
     if key.kind != Kind::GlusterVolume {
         return None;
     }
@@ -249,6 +273,26 @@ pub fn health_condition(key: &ResourceKey, plan: &Plan) -> Option<Condition> {
             ),
         )
     })
+}
+
+/// What `hostname`'s capacity risks: its loss, and its tasks' limits beyond its memory.
+pub fn capacity_risk(capacity: &Capacity, hostname: &str) -> Option<String> {
+    let overcommitted = capacity
+        .overcommitted()
+        .find(|n| n.node == hostname)
+        .map(|n| {
+            format!(
+                "the limits of its tasks add up to {}, more than its {}",
+                size(n.limited_bytes),
+                size(n.memory_bytes)
+            )
+        });
+    let risks: Vec<String> = capacity
+        .risk(hostname)
+        .into_iter()
+        .chain(overcommitted)
+        .collect();
+    (!risks.is_empty()).then(|| risks.join("; "))
 }
 
 #[cfg(test)]
@@ -344,32 +388,36 @@ mod storage_tests {
         }
     }
 
+    fn health_condition_of(key: &ResourceKey, plan: &Plan) -> Option<Condition> {
+        health_condition(key, plan, &Desired::default())
+    }
+
     #[test]
     fn a_volume_says_why_it_is_degraded_or_healing() {
         let key = ResourceKey::new(Kind::GlusterVolume, "storage");
-        assert_eq!(health_condition(&key, &storage(3, 0, 0, &[])), None);
+        assert_eq!(health_condition_of(&key, &storage(3, 0, 0, &[])), None);
         assert_eq!(
-            health_condition(&key, &storage(3, 21, 0, &[])),
+            health_condition_of(&key, &storage(3, 21, 0, &[])),
             Some(Condition::unhealthy(
                 ConditionReason::HealPending,
                 "21 entries pending heal; all 3 bricks online"
             ))
         );
         assert_eq!(
-            health_condition(&key, &storage(2, 1250, 0, &["node3"])),
+            health_condition_of(&key, &storage(2, 1250, 0, &["node3"])),
             Some(Condition::unhealthy(
                 ConditionReason::StorageDegraded,
                 "2/3 bricks online, peers disconnected: node3, 1250 entries pending heal"
             ))
         );
         assert_eq!(
-            health_condition(&key, &storage(3, 0, 4, &[])),
+            health_condition_of(&key, &storage(3, 0, 4, &[])),
             Some(Condition::unhealthy(
                 ConditionReason::StorageDegraded,
                 "3/3 bricks online, 4 entries in split-brain"
             ))
         );
         let web = ResourceKey::new(Kind::Service, "storage");
-        assert_eq!(health_condition(&web, &storage(2, 0, 0, &[])), None);
+        assert_eq!(health_condition_of(&web, &storage(2, 0, 0, &[])), None);
     }
 }

@@ -3,6 +3,8 @@
 //! (`VolumeDegraded`, `HealStarted`, `HealProgress`, `Healed`, `HealStalled`). Pure: the
 //! controller feeds it observations and acts on what it returns.
 
+pub mod capacity;
 pub mod nodes;
+pub mod rebalance;
 pub mod storage;
 pub mod tasks;

@@ -80,6 +80,8 @@ pub struct Plan {
     pub storage: Vec<gluster::StorageHealth>,
     /// Every volume's mount on every node, from the agents (empty when not asked).
     pub mounts: Vec<storage_gate::NodeMount>,
+    /// Memory per node and what the loss of each would leave without a place.
+    pub capacity: crate::heal::capacity::Capacity,
 }
 
 impl Plan {
@@ -147,6 +149,7 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
     }
     plan_services(desired, live, &mut plan);
     plan_removals(desired, live, &mut plan);
+    plan.capacity = crate::heal::capacity::assess(desired, live);
     plan
 }
 

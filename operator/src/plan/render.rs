@@ -56,6 +56,9 @@ pub fn text(plan: &Plan, colour: bool) -> String {
             out.push_str(&format!("  {}/{}\n", object.kind, object.name));
         }
     }
+    if !plan.capacity.nodes.is_empty() {
+        capacity_text(&plan.capacity, &mut out);
+    }
     if !plan.storage.is_empty() || !plan.mounts.is_empty() {
         storage_text(plan, &mut out);
     }
@@ -120,6 +123,51 @@ fn storage_text(plan: &Plan, out: &mut String) {
     }
 }
 
+/// Memory per node, then what the loss of each node would leave pending.
+fn capacity_text(capacity: &crate::heal::capacity::Capacity, out: &mut String) {
+    use crate::heal::capacity::size;
+    out.push_str(
+        "\nCapacity (memory reserved by tasks, as swarm places them, and their limits):\n",
+    );
+    for node in &capacity.nodes {
+        let declared = if node.declared { " (declared)" } else { "" };
+        let unlimited = match node.unlimited {
+            0 => String::new(),
+            n => format!(", {n} without a limit"),
+        };
+        let tasks = match node.tasks {
+            1 => "1 task".to_string(),
+            n => format!("{n} tasks"),
+        };
+        out.push_str(&format!(
+            "  {}: {}{declared}: {} reserved, {} in limits, {tasks}{unlimited}\n",
+            node.node,
+            size(node.memory_bytes),
+            size(node.reserved_bytes),
+            size(node.limited_bytes),
+        ));
+    }
+    for node in capacity.overcommitted() {
+        out.push_str(&format!(
+            "  at risk: the limits on {} add up to {}, more than its {}\n",
+            node.node,
+            size(node.limited_bytes),
+            size(node.memory_bytes)
+        ));
+    }
+    let risks: Vec<String> = capacity
+        .nodes
+        .iter()
+        .filter_map(|n| capacity.risk(&n.node))
+        .collect();
+    for risk in &risks {
+        out.push_str(&format!("  at risk: {risk}\n"));
+    }
+    if risks.is_empty() && capacity.nodes.len() > 1 {
+        out.push_str("  If any one node fails, the others hold its tasks.\n");
+    }
+}
+
 fn change_text(change: &Change, p: &Palette, out: &mut String) {
     let (sign, colour, verb) = match change.action {
         Action::Create => ("+", p.green, "will be created"),
@@ -169,6 +217,7 @@ struct JsonPlan<'a> {
     not_managed: &'a [super::NotManaged],
     storage: &'a [super::gluster::StorageHealth],
     mounts: &'a [super::storage_gate::NodeMount],
+    capacity: &'a crate::heal::capacity::Capacity,
     summary: JsonSummary,
 }
 
@@ -190,6 +239,7 @@ pub fn json(plan: &Plan) -> String {
         not_managed: &plan.not_managed,
         storage: &plan.storage,
         mounts: &plan.mounts,
+        capacity: &plan.capacity,
         summary: JsonSummary {
             create: plan.count(Action::Create),
             update: plan.count(Action::Update),

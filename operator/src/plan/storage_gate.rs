@@ -76,18 +76,7 @@ pub fn storage_gate(desired: &Desired, live: &Live, spec: &ServiceSpec) -> Optio
     let Some(Ok(pool)) = &live.gluster else {
         return None;
     };
-    let sources = spec
-        .mounts
-        .iter()
-        .filter(|m| m.kind == MountKind::Bind)
-        .filter_map(|m| m.source.as_deref());
-    for source in sources {
-        let Some((volume, _)) = desired
-            .gluster_volumes()
-            .find(|(_, v)| std::path::Path::new(source).starts_with(&v.mount_point))
-        else {
-            continue;
-        };
+    for (volume, source) in volume_mounts(desired, spec) {
         let started = pool
             .volume(volume.name())
             .is_some_and(|v| v.status == VolumeStatus::Started);
@@ -131,6 +120,14 @@ pub fn storage_gate(desired: &Desired, live: &Live, spec: &ServiceSpec) -> Optio
 /// are applied before services). Sorted: engines list nodes in no fixed order (Engine 28
 /// and 20.10 differ), and a message naming them must not change with it.
 pub fn candidate_nodes(desired: &Desired, live: &Live, spec: &ServiceSpec) -> Vec<String> {
+    candidate_facts(desired, live, spec)
+        .into_iter()
+        .map(|node| node.hostname)
+        .collect()
+}
+
+/// The candidate nodes of `spec` as constraints see them, sorted by hostname.
+pub fn candidate_facts(desired: &Desired, live: &Live, spec: &ServiceSpec) -> Vec<NodeFacts> {
     let constraints: Vec<Constraint> = spec
         .placement
         .as_ref()
@@ -139,13 +136,30 @@ pub fn candidate_nodes(desired: &Desired, live: &Live, spec: &ServiceSpec) -> Ve
         .iter()
         .filter_map(|text| Constraint::parse(text).ok())
         .collect();
-    node_facts(desired, live)
+    let mut facts: Vec<NodeFacts> = node_facts(desired, live)
         .into_iter()
         .filter(|node| constraints.iter().all(|c| c.matches(node)))
-        .map(|node| node.hostname)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect()
+        .collect();
+    facts.sort_by(|a, b| a.hostname.cmp(&b.hostname));
+    facts.dedup_by(|a, b| a.hostname == b.hostname);
+    facts
+}
+
+/// The GlusterVolumes `spec` bind-mounts from, with each mount's source.
+pub fn volume_mounts<'a>(
+    desired: &'a Desired,
+    spec: &'a ServiceSpec,
+) -> impl Iterator<Item = (&'a crate::resources::Resource, &'a str)> {
+    spec.mounts
+        .iter()
+        .filter(|m| m.kind == MountKind::Bind)
+        .filter_map(|m| m.source.as_deref())
+        .filter_map(|source| {
+            let (volume, _) = desired
+                .gluster_volumes()
+                .find(|(_, v)| std::path::Path::new(source).starts_with(&v.mount_point))?;
+            Some((volume, source))
+        })
 }
 
 /// Every ready and active node, as constraints see it.

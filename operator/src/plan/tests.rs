@@ -206,6 +206,7 @@ fn node_labels_set_by_others_are_left_alone() {
             hostname: None,
             labels: [("tier".to_string(), "front".to_string())].into(),
             availability: Availability::Active,
+            memory: None,
         };
         assert_eq!(
             crate::diff::node::changes(&desired_spec, Some(&spec)),
@@ -246,6 +247,25 @@ fn json_output_has_the_documented_shape() {
             "not_managed": [],
             "storage": [],
             "mounts": [],
+            "capacity": {
+                "nodes": [
+                    {"node": "node1", "memory_bytes": 25275990016u64, "declared": false,
+                     "reserved_bytes": 16777216, "limited_bytes": 50331648, "tasks": 2,
+                     "unlimited": 0},
+                    {"node": "node2", "memory_bytes": 25275990016u64, "declared": false,
+                     "reserved_bytes": 0, "limited_bytes": 16777216, "tasks": 1,
+                     "unlimited": 0},
+                    {"node": "node3", "memory_bytes": 25275990016u64, "declared": false,
+                     "reserved_bytes": 16777216, "limited_bytes": 50331648, "tasks": 3,
+                     "unlimited": 1}
+                ],
+                "losses": [
+                    {"node": "node1", "unplaced": [{"task": "web.1",
+                     "reservation_bytes": 16777216, "why": {"max_replicas_per_node": 1}}]},
+                    {"node": "node3", "unplaced": [{"task": "web.3",
+                     "reservation_bytes": 16777216, "why": {"max_replicas_per_node": 1}}]}
+                ]
+            },
             "summary": {"create": 0, "update": 1, "delete": 0, "replace": 0, "blocked": 0}
         })
     );
@@ -276,6 +296,12 @@ fn text_output_reads_like_terraform() {
          - env.EXTRA: 1\n      \
          ~ replicas: 3 -> 2\n\n\
          Unmanaged (never changed):\n  Service/unmanaged-app\n\n\
+         Capacity (memory reserved by tasks, as swarm places them, and their limits):\n  \
+         node1: 23.5G: 16M reserved, 48M in limits, 2 tasks\n  \
+         node2: 23.5G: 0 reserved, 16M in limits, 1 task\n  \
+         node3: 23.5G: 16M reserved, 48M in limits, 3 tasks, 1 without a limit\n  \
+         at risk: if node1 fails, no node may take web.1 (max 1 per node)\n  \
+         at risk: if node3 fails, no node may take web.3 (max 1 per node)\n\n\
          Plan: 0 to create, 1 to update, 0 to delete.\n"
     );
     assert!(render::text(&plan, true).contains("\u{1b}[33m~\u{1b}[0m Service/web"));

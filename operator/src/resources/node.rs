@@ -21,6 +21,11 @@ pub struct NodeSpec {
     /// `active` (default), `pause` (no new tasks) or `drain` (tasks moved away).
     #[serde(default)]
     pub availability: Availability,
+    /// The memory shoal plans this node's capacity with (`1G`), instead of what its engine
+    /// reports: to check that production's hosts would hold the platform, from a lab or a
+    /// staging swarm with more. Swarm's own scheduler still uses the engine's figure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<crate::resources::quantity::MemorySize>,
 }
 
 /// Scheduling availability of a node.

@@ -101,7 +101,7 @@ fn fault_delay(variable: &str) -> Option<Duration> {
     humantime::parse_duration(&text).ok()
 }
 
-fn conflict_backoff() -> ExponentialBuilder {
+pub(crate) fn conflict_backoff() -> ExponentialBuilder {
     ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(50))
         .with_max_delay(Duration::from_secs(2))

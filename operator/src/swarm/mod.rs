@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod engine;
+pub mod force;
 pub mod labels;
 pub mod render;
 pub mod rollout;

@@ -124,10 +124,27 @@ fn check_annotations(resource: &Resource, findings: &mut Findings) {
                 ),
             ),
             "shoal.io/drift" => {}
+            "shoal.io/rebalance" if resource.kind() != Kind::Service => findings.error(
+                resource,
+                &path,
+                "shoal.io/rebalance applies to Services only (it moves their tasks)",
+            ),
+            "shoal.io/rebalance" if value != "auto" && value != "off" => findings.error(
+                resource,
+                &path,
+                format!(
+                    "rebalance policy {value:?}: use auto (even out tasks after a node \
+                     returns) or off (leave them where swarm put them)"
+                ),
+            ),
+            "shoal.io/rebalance" => {}
             other if other.starts_with("shoal.io/") => findings.error(
                 resource,
                 &path,
-                format!("unknown annotation {other:?}: shoal knows shoal.io/drift"),
+                format!(
+                    "unknown annotation {other:?}: shoal knows shoal.io/drift and \
+                     shoal.io/rebalance"
+                ),
             ),
             _ => {}
         }

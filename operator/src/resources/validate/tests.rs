@@ -388,7 +388,33 @@ fn drift_annotations() {
             "t.yaml:6:21: Network/appnet: drift policy \"fix\": use enforce (correct drift) or \
              report (only report it)",
             "t.yaml:7:21: Network/appnet: unknown annotation \"shoal.io/drfit\": shoal knows \
-             shoal.io/drift",
+             shoal.io/drift and shoal.io/rebalance",
+        ]
+    );
+}
+
+#[test]
+fn rebalance_annotations() {
+    let yaml = |kind: &str, value: &str| {
+        format!(
+            "apiVersion: shoal/v1alpha1\nkind: {kind}\nmetadata:\n  name: web\n  annotations:\n    shoal.io/rebalance: {value}\nspec:\n  image: nginx\n  resources:\n    limits: {{memory: 64M}}\n"
+        )
+    };
+    assert_eq!(problems(&yaml("Service", "off")), Vec::<String>::new());
+    assert_eq!(problems(&yaml("Service", "auto")), Vec::<String>::new());
+    assert_eq!(
+        problems(&yaml("Service", "never")),
+        [
+            "t.yaml:6:25: Service/web: rebalance policy \"never\": use auto (even out tasks \
+          after a node returns) or off (leave them where swarm put them)"
+        ]
+    );
+    let network = "apiVersion: shoal/v1alpha1\nkind: Network\nmetadata:\n  name: appnet\n  annotations:\n    shoal.io/rebalance: off\nspec: {}\n";
+    assert_eq!(
+        problems(network),
+        [
+            "t.yaml:6:25: Network/appnet: shoal.io/rebalance applies to Services only (it moves \
+          their tasks)"
         ]
     );
 }
