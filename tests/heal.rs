@@ -360,6 +360,36 @@ fn a_task_killed_at_its_memory_limit_and_a_crash_loop_are_told() {
         .collect();
     assert_eq!(looping.len(), 2, "{looping:#?}");
     assert!(looping.iter().all(|e| e["count"] == 1), "{looping:#?}");
+    // Both stand in the services' status while they last, in the events' words.
+    let reasons = |name: &str| -> Vec<(String, String)> {
+        let status = operator.resource("Service", name);
+        status["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["type"] == "Healthy")
+            .map(|c| {
+                (
+                    c["reason"].as_str().unwrap_or_default().to_string(),
+                    c["message"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let hog = reasons("hog");
+    assert!(
+        hog.iter()
+            .any(|(r, m)| r == "TaskOOMKilled" && m.ends_with("(exit 137)")),
+        "{hog:?}"
+    );
+    assert!(hog.iter().any(|(r, _)| r == "CrashLooping"), "{hog:?}");
+    assert_eq!(
+        reasons("quitter"),
+        [(
+            "CrashLooping".to_string(),
+            "3 tasks failed within 5m; the last: task: non-zero exit (1)".to_string()
+        )]
+    );
     operator.terminate();
     let _ = lab.docker_unchecked(&["config", "rm", "shoal-lease-failing"]);
 }

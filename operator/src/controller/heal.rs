@@ -21,12 +21,12 @@ use super::engine::Engine;
 use super::events::{Event, Reason};
 use super::reconcile::Context;
 use super::shared::Snapshot;
-use super::status::{ResourceKey, capacity_risk};
+use super::status::{Condition, ConditionReason, ResourceKey, capacity_risk};
 use super::{Trigger, Why};
 use crate::heal::nodes::NodeWatch;
 use crate::heal::rebalance::{RebalanceStep, RebalanceWatch};
 use crate::heal::storage::{StorageChange, VolumeWatch};
-use crate::heal::tasks::FailureWatch;
+use crate::heal::tasks::{FailureWatch, TaskFailure};
 use crate::observe::live::Live;
 use crate::plan::gluster::StorageState;
 use crate::resources::Kind;
@@ -74,6 +74,7 @@ pub async fn watch<E: Engine>(
         }
         if !context.shared.readiness().leader {
             watches = Watches::default();
+            context.shared.set_watched_conditions(BTreeMap::new());
             continue;
         }
         let Some(snapshot) = context.shared.snapshot() else {
@@ -109,6 +110,9 @@ async fn look<E: Engine>(
     for failure in watches.tasks.observe(live, Instant::now()) {
         context.shared.record(failure_event(&failure));
     }
+    context
+        .shared
+        .set_watched_conditions(failure_conditions(&watches.tasks));
     if !look_capacity(context, watches, snapshot, live, triggers) {
         return false;
     }
@@ -140,6 +144,23 @@ async fn look<E: Engine>(
         }
     }
     true
+}
+
+/// The standing task failures as conditions of their services, in the events' words.
+fn failure_conditions(tasks: &FailureWatch) -> BTreeMap<ResourceKey, Vec<Condition>> {
+    let mut conditions: BTreeMap<ResourceKey, Vec<Condition>> = BTreeMap::new();
+    for failure in tasks.standing() {
+        let (service, reason) = match failure {
+            TaskFailure::OomKilled { service, .. } => (service, ConditionReason::TaskOOMKilled),
+            TaskFailure::CrashLooping { service, .. } => (service, ConditionReason::CrashLooping),
+        };
+        let message = failure_event(failure).message;
+        conditions
+            .entry(ResourceKey::new(Kind::Service, service.clone()))
+            .or_default()
+            .push(Condition::unhealthy(reason, message));
+    }
+    conditions
 }
 
 /// Tells a node's capacity risk when it appears or changes, and has the reconcile of its

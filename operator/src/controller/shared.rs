@@ -61,6 +61,9 @@ pub struct Shared {
     heartbeat: AtomicU64,
     /// Woken by every node event of the engine: the node watch looks at once.
     pub node_event: tokio::sync::Notify,
+    /// Conditions the heal watch keeps on resources between reconciles (a service's
+    /// tasks killed at their limit or looping), shown with their status.
+    watched: Mutex<BTreeMap<ResourceKey, Vec<Condition>>>,
 }
 
 fn unix_now() -> u64 {
@@ -86,6 +89,7 @@ impl Shared {
             identity,
             heartbeat: AtomicU64::new(unix_now()),
             node_event: tokio::sync::Notify::new(),
+            watched: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -198,8 +202,24 @@ impl Shared {
         lock(&self.statuses).get(key).cloned()
     }
 
+    /// Every status, with the conditions the heal watch keeps.
     pub fn statuses(&self) -> Vec<ResourceStatus> {
-        lock(&self.statuses).values().cloned().collect()
+        let watched = lock(&self.watched);
+        lock(&self.statuses)
+            .iter()
+            .map(|(key, status)| {
+                let mut status = status.clone();
+                status
+                    .conditions
+                    .extend(watched.get(key).into_iter().flatten().cloned());
+                status
+            })
+            .collect()
+    }
+
+    /// Replaces the conditions the heal watch keeps.
+    pub fn set_watched_conditions(&self, conditions: BTreeMap<ResourceKey, Vec<Condition>>) {
+        *lock(&self.watched) = conditions;
     }
 
     /// Forgets a resource that is gone (pruned).

@@ -104,6 +104,10 @@ pub enum ConditionReason {
     /// If the node failed, the others could not hold its tasks (or its tasks' limits
     /// exceed its memory now).
     CapacityAtRisk,
+    /// A task of the service was killed at its memory limit within the last 5 minutes.
+    TaskOOMKilled,
+    /// The service's tasks keep failing.
+    CrashLooping,
 }
 
 /// One condition: a named fact with why. Shoal sets conditions that say what is wrong:
@@ -383,6 +387,7 @@ mod storage_tests {
                 heal_pending: pending,
                 split_brain: split,
                 disconnected_peers: disconnected.iter().map(|p| p.to_string()).collect(),
+                ..StorageHealth::default()
             }],
             ..Plan::default()
         }
@@ -414,7 +419,10 @@ mod storage_tests {
             health_condition_of(&key, &storage(3, 0, 4, &[])),
             Some(Condition::unhealthy(
                 ConditionReason::StorageDegraded,
-                "3/3 bricks online, 4 entries in split-brain"
+                "3/3 bricks online, 4 entries in split-brain: shoal never picks a copy; resolve \
+                 each with `gluster volume heal storage split-brain latest-mtime FILE` (or \
+                 `bigger-file FILE`, or `source-brick HOST:BRICK FILE`), or set \
+                 cluster.favorite-child-policy"
             ))
         );
         let web = ResourceKey::new(Kind::Service, "storage");

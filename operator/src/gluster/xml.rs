@@ -295,6 +295,26 @@ pub fn heal_summary(text: &str) -> Result<Vec<HealSummary>, GlusterError> {
         .collect())
 }
 
+/// The entries `volume heal NAME info split-brain` (or `info`) lists: every brick's
+/// `<file>`, once each, in the order first listed (a path, or `<gfid:...>` where the
+/// brick does not know it).
+pub fn heal_files(text: &str) -> Result<Vec<String>, GlusterError> {
+    let document = parse(text)?;
+    let Some(bricks) = descend(document.root_element(), &["healInfo", "bricks"]) else {
+        return Ok(Vec::new());
+    };
+    let mut files: Vec<String> = Vec::new();
+    for brick in children(bricks, "brick") {
+        for file in children(brick, "file") {
+            let name = file.text().unwrap_or_default().trim().to_string();
+            if !name.is_empty() && !files.contains(&name) {
+                files.push(name);
+            }
+        }
+    }
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,6 +390,14 @@ mod tests {
             Some("42")
         );
         assert!(options.len() > 300, "{}", options.len());
+    }
+
+    #[test]
+    fn split_brain_entries_are_named_once_across_bricks() {
+        let files = heal_files(&recorded("split-brain/heal-info-split-brain.xml")).unwrap();
+        assert_eq!(files, ["/x"]);
+        let none = heal_files(&recorded("healthy/heal-info-summary.xml")).unwrap();
+        assert_eq!(none, Vec::<String>::new());
     }
 
     #[test]

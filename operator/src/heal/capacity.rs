@@ -15,6 +15,7 @@ use crate::observe::live::Live;
 use crate::plan::storage_gate::candidate_nodes;
 use crate::resources::Desired;
 use crate::resources::quantity::MemorySize;
+pub use crate::resources::quantity::approximate as size;
 
 /// One node's memory and what its tasks reserve and may use.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -333,21 +334,6 @@ fn placed_tasks(
         });
     }
     placed
-}
-
-/// `320M`, `1G`, `23.5G`: in the largest unit it reaches, to one decimal unless exact.
-pub fn size(bytes: u64) -> String {
-    let units = [
-        ("T", 1u64 << 40),
-        ("G", 1 << 30),
-        ("M", 1 << 20),
-        ("K", 1 << 10),
-    ];
-    match units.iter().find(|(_, scale)| bytes >= *scale) {
-        Some((unit, scale)) if bytes.is_multiple_of(*scale) => format!("{}{unit}", bytes / scale),
-        Some((unit, scale)) => format!("{:.1}{unit}", bytes as f64 / *scale as f64),
-        None => bytes.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -180,12 +180,41 @@ pub fn degraded_why(health: &StorageHealth) -> String {
         ));
     }
     if health.split_brain > 0 {
-        why.push(format!("{} entries in split-brain", health.split_brain));
+        why.push(split_brain_why(health));
     }
     if health.heal_pending > 0 {
         why.push(format!("{} entries pending heal", health.heal_pending));
     }
     why.join(", ")
+}
+
+/// The entries in split-brain, and who resolves them: gluster by its favorite-child
+/// policy, or a person with the commands named (shoal never picks a copy).
+fn split_brain_why(health: &StorageHealth) -> String {
+    const SHOWN: usize = 5;
+    let mut files =
+        health.split_brain_files[..health.split_brain_files.len().min(SHOWN)].join(", ");
+    if health.split_brain_files.len() > SHOWN {
+        files.push_str(&format!(
+            " and {} more",
+            health.split_brain_files.len() - SHOWN
+        ));
+    }
+    let entries = match files.is_empty() {
+        true => format!("{} entries in split-brain", health.split_brain),
+        false => format!("{} entries in split-brain ({files})", health.split_brain),
+    };
+    let volume = &health.name;
+    match &health.favorite_child_policy {
+        Some(policy) => format!(
+            "{entries}: gluster's self-heal resolves them by cluster.favorite-child-policy {policy}"
+        ),
+        None => format!(
+            "{entries}: shoal never picks a copy; resolve each with `gluster volume heal \
+             {volume} split-brain latest-mtime FILE` (or `bigger-file FILE`, or `source-brick \
+             HOST:BRICK FILE`), or set cluster.favorite-child-policy"
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -34,12 +34,14 @@ pub enum TaskFailure {
     },
 }
 
-/// The failed tasks already counted, and each service's recent failures.
+/// The failed tasks already counted, each service's recent failures, and what was told
+/// of each service within the window (its last OOM kill, its crash loop).
 #[derive(Debug, Default)]
 pub struct FailureWatch {
     counted: Option<BTreeSet<String>>,
     recent: BTreeMap<String, Vec<Instant>>,
     looping: BTreeSet<String>,
+    told: BTreeMap<(String, bool), (TaskFailure, Instant)>,
 }
 
 impl FailureWatch {
@@ -112,7 +114,25 @@ impl FailureWatch {
             !at.is_empty()
         });
         self.looping.retain(|s| self.recent.contains_key(s));
+        for failure in &out {
+            let key = match failure {
+                TaskFailure::OomKilled { service, .. } => (service.clone(), false),
+                TaskFailure::CrashLooping { service, .. } => (service.clone(), true),
+            };
+            self.told.insert(key, (failure.clone(), now));
+        }
+        self.told
+            .retain(|(service, looping), (_, at)| match looping {
+                true => self.looping.contains(service),
+                false => now.duration_since(*at) < CRASH_WINDOW,
+            });
         out
+    }
+
+    /// The failures that still stand, per service: an OOM kill within the window, a crash
+    /// loop until its service has been quiet for a window.
+    pub fn standing(&self) -> impl Iterator<Item = &TaskFailure> {
+        self.told.values().map(|(failure, _)| failure)
     }
 }
 

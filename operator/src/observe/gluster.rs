@@ -42,6 +42,9 @@ pub struct VolumeState {
     pub bricks_online: Option<usize>,
     pub heal_pending: u64,
     pub split_brain: u64,
+    /// The entries in split-brain, as `heal info split-brain` names them.
+    #[serde(default)]
+    pub split_brain_files: Vec<String>,
 }
 
 impl From<Peer> for PeerState {
@@ -152,7 +155,18 @@ async fn volume_state(cli: &GlusterCli, info: &VolumeInfo) -> Result<VolumeState
     } else {
         (None, Vec::new())
     };
-    Ok(VolumeState::new(info, options, bricks_online, &heal))
+    let mut state = VolumeState::new(info, options, bricks_online, &heal);
+    if state.split_brain > 0 {
+        // Which files, so that a person can resolve them (shoal never picks a copy).
+        match cli
+            .run(&["volume", "heal", name, "info", "split-brain"])
+            .await
+        {
+            Ok(text) => state.split_brain_files = xml::heal_files(&text).unwrap_or_default(),
+            Err(error) => tracing::warn!(volume = name, %error, "split-brain entries unavailable"),
+        }
+    }
+    Ok(state)
 }
 
 impl VolumeState {
@@ -177,6 +191,7 @@ impl VolumeState {
             bricks_online,
             heal_pending: heal.iter().map(|h| h.pending).sum(),
             split_brain: heal.iter().map(|h| h.split_brain).sum(),
+            split_brain_files: Vec::new(),
         }
     }
 }
@@ -189,7 +204,8 @@ fn gluster_error(what: &str, source: xml::GlusterError) -> CliError {
 }
 
 /// The pool as observed from node1, from the gluster answers recorded in the lab at
-/// tests/fixtures/gluster/`dir` (one volume: volume-info, volume-get-all, heal info).
+/// tests/fixtures/gluster/`dir` (one volume: volume-info, volume-get-all, heal info, and
+/// heal info split-brain where it has entries in split-brain).
 #[cfg(test)]
 pub(crate) fn recorded_pool(dir: &str) -> GlusterLive {
     use crate::gluster::recorded;
@@ -198,11 +214,16 @@ pub(crate) fn recorded_pool(dir: &str) -> GlusterLive {
     let peers = xml::pool_list(&recorded(&format!("{dir}/pool-list.xml"))).unwrap();
     let options = xml::volume_options(&recorded(&format!("{dir}/volume-get-all.xml"))).unwrap();
     let online = heal.iter().filter(|h| h.status == "Connected").count();
+    let mut volume = VolumeState::new(info, options, Some(online), &heal);
+    if volume.split_brain > 0 {
+        let text = recorded(&format!("{dir}/heal-info-split-brain.xml"));
+        volume.split_brain_files = xml::heal_files(&text).unwrap();
+    }
     GlusterLive {
         local_hostname: "node1".into(),
         peers: peers.into_iter().map(PeerState::from).collect(),
         // As observe does: bricks online are the ones heal info reaches.
-        volumes: vec![VolumeState::new(info, options, Some(online), &heal)],
+        volumes: vec![volume],
         brick_host_addresses: (1..=3)
             .map(|n| {
                 let address = format!("10.213.0.{}", 10 + n).parse().unwrap();

@@ -17,13 +17,18 @@ use crate::resources::gluster_volume::GlusterVolumeSpec;
 use crate::resources::{Desired, Kind};
 
 /// The health of a volume, shown with every plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct StorageHealth {
     pub name: String,
     pub bricks_online: usize,
     pub bricks_total: usize,
     pub heal_pending: u64,
     pub split_brain: u64,
+    /// The entries in split-brain (paths, or `<gfid:...>`), when gluster named them.
+    pub split_brain_files: Vec<String>,
+    /// `cluster.favorite-child-policy` when set (not `none`): gluster's self-heal then
+    /// resolves split-brains by it.
+    pub favorite_child_policy: Option<String>,
     /// The brick nodes (as desired-state names them) whose gluster peer is not connected.
     pub disconnected_peers: Vec<String>,
 }
@@ -348,6 +353,12 @@ fn storage_health(
         bricks_total: volume.bricks.len(),
         heal_pending: volume.heal_pending,
         split_brain: volume.split_brain,
+        split_brain_files: volume.split_brain_files.clone(),
+        favorite_child_policy: volume
+            .options
+            .get("cluster.favorite-child-policy")
+            .filter(|policy| policy.as_str() != "none")
+            .cloned(),
         // Named as desired-state names the brick's node (gluster may know it by address).
         disconnected_peers: brick_hosts
             .iter()
@@ -448,6 +459,7 @@ mod tests {
                 heal_pending: 0,
                 split_brain: 0,
                 disconnected_peers: vec![],
+                ..StorageHealth::default()
             }]
         );
     }

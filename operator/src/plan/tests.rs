@@ -319,6 +319,7 @@ fn started_volume() -> crate::observe::gluster::VolumeState {
         bricks_online: None,
         heal_pending: 0,
         split_brain: 0,
+        split_brain_files: vec![],
     }
 }
 

@@ -88,6 +88,21 @@ impl fmt::Display for MemorySize {
     }
 }
 
+/// `320M`, `1G`, `23.5G`: in the largest unit it reaches, to one decimal unless exact.
+pub fn approximate(bytes: u64) -> String {
+    let units = [
+        ("T", 1u64 << 40),
+        ("G", 1 << 30),
+        ("M", 1 << 20),
+        ("K", 1 << 10),
+    ];
+    match units.iter().find(|(_, scale)| bytes >= *scale) {
+        Some((unit, scale)) if bytes.is_multiple_of(*scale) => format!("{}{unit}", bytes / scale),
+        Some((unit, scale)) => format!("{:.1}{unit}", bytes as f64 / *scale as f64),
+        None => bytes.to_string(),
+    }
+}
+
 /// A number of CPUs (`0.5`, `2`), stored as the engine's nano-CPUs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cpus {

@@ -10,6 +10,7 @@ fn health(online: usize, pending: u64, split: u64, disconnected: &[&str]) -> Sto
         heal_pending: pending,
         split_brain: split,
         disconnected_peers: disconnected.iter().map(|s| s.to_string()).collect(),
+        ..StorageHealth::default()
     }
 }
 
@@ -97,7 +98,31 @@ fn the_first_look_says_only_what_is_wrong() {
             .changes,
         [StorageChange::Degraded {
             volume: volume(),
-            why: "3/3 bricks online, 4 entries in split-brain".into()
+            why: "3/3 bricks online, 4 entries in split-brain: shoal never picks a copy; \
+                  resolve each with `gluster volume heal storage split-brain latest-mtime \
+                  FILE` (or `bigger-file FILE`, or `source-brick HOST:BRICK FILE`), or set \
+                  cluster.favorite-child-policy"
+                .into()
         }]
+    );
+}
+
+#[test]
+fn split_brain_files_are_named_with_who_resolves_them() {
+    let mut split = health(3, 0, 7, &[]);
+    split.split_brain_files = (1..=7).map(|i| format!("/wp/f{i}")).collect();
+    assert_eq!(
+        degraded_why(&split),
+        "3/3 bricks online, 7 entries in split-brain (/wp/f1, /wp/f2, /wp/f3, /wp/f4, /wp/f5 \
+         and 2 more): shoal never picks a copy; resolve each with `gluster volume heal storage \
+         split-brain latest-mtime FILE` (or `bigger-file FILE`, or `source-brick HOST:BRICK \
+         FILE`), or set cluster.favorite-child-policy"
+    );
+    split.favorite_child_policy = Some("mtime".into());
+    split.split_brain_files.truncate(1);
+    assert_eq!(
+        degraded_why(&split),
+        "3/3 bricks online, 7 entries in split-brain (/wp/f1): gluster's self-heal resolves \
+         them by cluster.favorite-child-policy mtime"
     );
 }

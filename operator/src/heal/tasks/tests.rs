@@ -64,6 +64,11 @@ fn a_task_killed_at_its_limit_is_told_once_with_limit_and_node() {
             "engine {engine}"
         );
         assert_eq!(watch.observe(&killed, t0), [], "engine {engine}: told once");
+        // It stands (a status condition) for the window, then is gone.
+        let standing: Vec<&TaskFailure> = watch.standing().collect();
+        assert!(matches!(standing[..], [TaskFailure::OomKilled { .. }]));
+        watch.observe(&killed, t0 + CRASH_WINDOW);
+        assert_eq!(watch.standing().count(), 0);
     }
 }
 
@@ -89,12 +94,19 @@ fn three_failures_within_the_window_are_a_crash_loop_told_once() {
     );
     let four = with_failure(&three, "d", 1);
     assert_eq!(watch.observe(&four, at(40)), [], "told once while it loops");
+    let standing: Vec<&TaskFailure> = watch.standing().collect();
+    assert!(matches!(
+        standing[..],
+        [TaskFailure::CrashLooping { exits: 3, .. }]
+    ));
     // Quiet for a whole window, then failing again: a new loop.
     let mut later = four.clone();
     for (i, s) in [(5, 400), (6, 410), (7, 420)] {
         later = with_failure(&later, &format!("late-{i}"), 1);
         let told = watch.observe(&later, at(s));
         assert_eq!(told.len(), usize::from(i == 7), "{told:?}");
+        // Quiet for a window ended the first loop: it stands no more until the new one.
+        assert_eq!(watch.standing().count(), usize::from(i == 7));
     }
 }
 

@@ -4,6 +4,7 @@
 //! Every rule reports through [`Findings`], which pins each message to the field it is
 //! about, so a rule never has to know about files or line numbers.
 
+mod capacity;
 mod cluster;
 pub mod policy;
 mod service;
@@ -61,6 +62,7 @@ pub fn validate(desired: &Desired, policy: &Policy, dir: &Path) -> Vec<Problem> 
     }
     service::check(desired, policy, &mut findings);
     cluster::check(desired, &mut findings);
+    capacity::check(desired, &mut findings);
     findings.problems
 }
 
