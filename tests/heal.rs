@@ -129,6 +129,34 @@ fn event(operator: &Operator, reason: &str, resource: Option<&str>) -> Option<(u
         .map(|(i, e)| (i, e["message"].as_str().unwrap_or_default().to_string()))
 }
 
+/// `big`: three tasks reserving 60 % of a lab node's memory each, so that each node
+/// holds one and the loss of any leaves its task pending.
+fn big(lab: &Lab) -> String {
+    let memory = lab.docker(&[
+        "node",
+        "inspect",
+        "node1",
+        "--format",
+        "{{.Description.Resources.MemoryBytes}}",
+    ]);
+    let mib = memory.trim().parse::<u64>().unwrap() * 6 / 10 >> 20;
+    format!(
+        "apiVersion: shoal/v1alpha1
+kind: Service
+metadata:
+  name: big
+spec:
+  image: lab/web:1
+  replicas: 3
+  resources:
+    limits:
+      memory: {mib}M
+    reservations:
+      memory: {mib}M
+"
+    )
+}
+
 /// How many times events of `reason` were told (entries and repeats).
 fn count(operator: &Operator, reason: &str) -> u64 {
     operator
@@ -166,6 +194,7 @@ fn a_worker_crash_is_told_down_rescheduled_pending_ready_and_rebalanced() {
     let _restore = Restore;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("services.yaml"), SERVICES).unwrap();
+    std::fs::write(dir.path().join("big.yaml"), big(&lab)).unwrap();
     let logs = tempfile::tempdir().unwrap();
     let operator = start(&lab, 19870, "shoal-lease-heal", dir.path(), logs.path());
     // One task of each on every node (swarm spreads replicas over nodes).
@@ -187,7 +216,7 @@ fn a_worker_crash_is_told_down_rescheduled_pending_ready_and_rebalanced() {
         "a running task of each service on node3",
         MINUTE * 2,
         |_| {
-            ["spread", "capped", "stays"]
+            ["spread", "capped", "stays", "big"]
                 .iter()
                 .all(|s| on_node3(s).contains("Running"))
                 .then_some(())
@@ -196,6 +225,21 @@ fn a_worker_crash_is_told_down_rescheduled_pending_ready_and_rebalanced() {
     let spread_task = on_node3("spread").split(' ').next().unwrap().to_string();
     let capped_task = on_node3("capped").split(' ').next().unwrap().to_string();
     let stays_task = on_node3("stays").split(' ').next().unwrap().to_string();
+    let big_task = on_node3("big").split(' ').next().unwrap().to_string();
+    // Each node's memory holds one task of big: shoal says before any crash that the loss
+    // of a node leaves its task without a place.
+    let risk = operator.wait_for("CapacityAtRisk of node3", MINUTE, |o| {
+        o.events()
+            .iter()
+            .filter(|e| e["reason"] == "CapacityAtRisk")
+            .filter_map(|e| e["message"].as_str())
+            .find(|m| m.starts_with("node3: ") && m.contains(&format!("({big_task} ")))
+            .map(str::to_string)
+    });
+    assert!(
+        risk.starts_with("node3: if node3 fails, ") && risk.contains(" do not fit on node1, node2"),
+        "{risk}"
+    );
 
     lab_command(&["crash", "node3"]);
     let (_, down) = operator.wait_for("NodeDown", MINUTE * 2, |o| event(o, "NodeDown", None));
@@ -205,6 +249,7 @@ fn a_worker_crash_is_told_down_rescheduled_pending_ready_and_rebalanced() {
         .collect();
     ran.sort();
     let mut expected = [
+        big_task.as_str(),
         capped_task.as_str(),
         spread_task.as_str(),
         stays_task.as_str(),
@@ -226,6 +271,17 @@ fn a_worker_crash_is_told_down_rescheduled_pending_ready_and_rebalanced() {
         format!(
             "{capped_task} of node node3 cannot be placed: no suitable node (max replicas per node limit exceed; 1 node not available for new tasks)"
         ),
+    );
+    // big's task of node3 needs more memory than node1 or node2 has left.
+    let (_, no_room) = operator.wait_for("TasksPending of big", MINUTE, |o| {
+        event(o, "TasksPending", Some("Service/big"))
+    });
+    assert!(
+        no_room.starts_with(&format!(
+            "{big_task} of node node3 cannot be placed: no suitable node (insufficient \
+             resources on 2 nodes"
+        )),
+        "{no_room}"
     );
     // Newest first: the move and the pending task were told after the node went down.
     let events = operator.events();
