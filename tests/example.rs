@@ -69,7 +69,7 @@ fn the_example_platform_converges_and_serves_wordpress() {
             "  node1: 1G (declared)",
             "  node2: 1G (declared)",
             "  node3: 1G (declared)",
-            "  If any one node fails, the others hold its tasks.",
+            "  If any one node fails, the others hold every task of it that may move.",
             "",
             "Storage health:",
             "  GlusterVolume/storage: healthy: 3/3 bricks online, 0 entries pending heal, 0 in split-brain",

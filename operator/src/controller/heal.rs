@@ -146,21 +146,31 @@ async fn look<E: Engine>(
     true
 }
 
-/// The standing task failures as conditions of their services, in the events' words.
+/// The standing task failures as one `Healthy` condition per service, in the events'
+/// words: a crash loop first (its reason wins), then the last OOM kill.
 fn failure_conditions(tasks: &FailureWatch) -> BTreeMap<ResourceKey, Vec<Condition>> {
-    let mut conditions: BTreeMap<ResourceKey, Vec<Condition>> = BTreeMap::new();
+    let mut by_service: BTreeMap<&str, Vec<&TaskFailure>> = BTreeMap::new();
     for failure in tasks.standing() {
-        let (service, reason) = match failure {
-            TaskFailure::OomKilled { service, .. } => (service, ConditionReason::TaskOOMKilled),
-            TaskFailure::CrashLooping { service, .. } => (service, ConditionReason::CrashLooping),
+        let service = match failure {
+            TaskFailure::OomKilled { service, .. } | TaskFailure::CrashLooping { service, .. } => {
+                service
+            }
         };
-        let message = failure_event(failure).message;
-        conditions
-            .entry(ResourceKey::new(Kind::Service, service.clone()))
-            .or_default()
-            .push(Condition::unhealthy(reason, message));
+        by_service.entry(service).or_default().push(failure);
     }
-    conditions
+    by_service
+        .into_iter()
+        .map(|(service, mut failures)| {
+            failures.sort_by_key(|f| !matches!(f, TaskFailure::CrashLooping { .. }));
+            let reason = match failures[0] {
+                TaskFailure::CrashLooping { .. } => ConditionReason::CrashLooping,
+                TaskFailure::OomKilled { .. } => ConditionReason::TaskOOMKilled,
+            };
+            let messages: Vec<String> = failures.iter().map(|f| failure_event(f).message).collect();
+            let key = ResourceKey::new(Kind::Service, service);
+            (key, vec![Condition::unhealthy(reason, messages.join("; "))])
+        })
+        .collect()
 }
 
 /// Tells a node's capacity risk when it appears or changes, and has the reconcile of its

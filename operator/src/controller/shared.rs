@@ -198,11 +198,12 @@ impl Shared {
         lock(&self.statuses).insert(key.clone(), status);
     }
 
+    /// The status of `key` as its last reconcile set it.
     pub fn status(&self, key: &ResourceKey) -> Option<ResourceStatus> {
         lock(&self.statuses).get(key).cloned()
     }
 
-    /// Every status, with the conditions the heal watch keeps.
+    /// Every status, with the conditions the heal watch keeps (what is served).
     pub fn statuses(&self) -> Vec<ResourceStatus> {
         let watched = lock(&self.watched);
         lock(&self.statuses)

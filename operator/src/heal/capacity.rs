@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use bollard::models::{NodeSpecAvailabilityEnum, NodeState, TaskState};
+use bollard::models::TaskState;
 use serde::Serialize;
 
 use crate::observe::live::Live;
@@ -172,7 +172,8 @@ pub fn assess(desired: &Desired, live: &Live) -> Capacity {
 }
 
 /// The tasks of `lost` that find no other node: placed largest reservation first, each
-/// on the candidate survivor with the most room left, as swarm spreads them.
+/// as swarm's scheduler would, on the candidate survivor with room for it that runs the
+/// fewest tasks of its service, then has the most memory free.
 fn lose(lost: &str, nodes: &[NodeCapacity], placed: &[Placed]) -> Vec<Unplaced> {
     let mut free: BTreeMap<&str, u64> = nodes
         .iter()
@@ -217,11 +218,17 @@ fn lose(lost: &str, nodes: &[NodeCapacity], placed: &[Placed]) -> Vec<Unplaced> 
                 task.max_per_node.is_none_or(|max| count < max)
             })
             .collect();
+        let count = |n: &str| {
+            per_node
+                .get(&(task.service.as_str(), n))
+                .copied()
+                .unwrap_or(0)
+        };
         let best = under_cap
             .iter()
             .copied()
             .filter(|n| free[n] >= task.reservation)
-            .max_by_key(|n| (free[n], std::cmp::Reverse(*n)));
+            .max_by_key(|n| (std::cmp::Reverse(count(n)), free[n], std::cmp::Reverse(*n)));
         let why = match best {
             Some(node) => {
                 *free.get_mut(node).expect("a survivor") -= task.reservation;
@@ -245,21 +252,19 @@ fn lose(lost: &str, nodes: &[NodeCapacity], placed: &[Placed]) -> Vec<Unplaced> 
 
 /// Ready and active nodes by hostname: their memory, and whether desired-state declared it.
 fn node_memory(desired: &Desired, live: &Live) -> BTreeMap<String, (u64, bool)> {
-    live.nodes
-        .iter()
-        .filter(|n| n.status.as_ref().and_then(|s| s.state) == Some(NodeState::READY))
-        .filter(|n| {
-            n.spec.as_ref().and_then(|s| s.availability) == Some(NodeSpecAvailabilityEnum::ACTIVE)
-        })
-        .filter_map(|n| {
-            let description = n.description.as_ref()?;
-            let hostname = description.hostname.clone()?;
+    live.available_nodes()
+        .into_iter()
+        .filter_map(|hostname| {
             let declared = desired
                 .node_with_hostname(&hostname)
                 .and_then(|(_, spec)| spec.memory.as_ref())
                 .map(MemorySize::bytes);
-            let engine = description.resources.as_ref()?.memory_bytes? as u64;
-            Some((hostname, (declared.unwrap_or(engine), declared.is_some())))
+            let engine = live
+                .node_by_hostname(&hostname)
+                .and_then(|n| n.description.as_ref()?.resources.as_ref()?.memory_bytes)
+                .map(|bytes| bytes.max(0) as u64);
+            let memory = declared.or(engine)?;
+            Some((hostname, (memory, declared.is_some())))
         })
         .collect()
 }
@@ -280,6 +285,7 @@ fn placed_tasks(
             ))
         })
         .collect();
+    let mut candidates: BTreeMap<String, Option<Vec<String>>> = BTreeMap::new();
     let mut placed = Vec::new();
     for task in live.tasks.iter().filter(|t| {
         t.desired_state == Some(TaskState::RUNNING)
@@ -304,7 +310,13 @@ fn placed_tasks(
         let resources = task.spec.as_ref().and_then(|s| s.resources.as_ref());
         let bytes = |b: Option<i64>| b.unwrap_or(0).max(0) as u64;
         let moves = spec.mode.as_ref().is_none_or(|m| m.global.is_none());
-        let desired_spec = desired.services().find(|(r, _)| r.name() == name);
+        let candidates = candidates
+            .entry(name.clone())
+            .or_insert_with(|| {
+                let desired_spec = desired.services().find(|(r, _)| r.name() == name);
+                desired_spec.map(|(_, s)| candidate_nodes(desired, live, s))
+            })
+            .clone();
         placed.push(Placed {
             task: match (moves, task.slot) {
                 (true, Some(slot)) => format!("{name}.{slot}"),
@@ -323,7 +335,7 @@ fn placed_tasks(
                 .filter(|b| *b > 0)
                 .map(|b| b as u64),
             moves,
-            candidates: desired_spec.map(|(_, s)| candidate_nodes(desired, live, s)),
+            candidates,
             max_per_node: spec
                 .task_template
                 .as_ref()

@@ -12,15 +12,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use bollard::models::{
-    NodeSpecAvailabilityEnum, NodeState, Service, ServiceUpdateStatusStateEnum, TaskState,
-};
+use bollard::models::{Service, ServiceUpdateStatusStateEnum, TaskState};
 
 use crate::observe::live::Live;
 use crate::plan::storage_gate::{candidate_facts, volume_mounts};
 use crate::resources::constraint::NodeFacts;
 use crate::resources::service::ServiceMode;
-use crate::resources::{Desired, Resource, ServiceSpec};
+use crate::resources::{Desired, Kind, Resource, ServiceSpec};
 
 /// The annotation that turns rebalancing off for one service (`auto` is the default).
 pub const REBALANCE_ANNOTATION: &str = "shoal.io/rebalance";
@@ -30,6 +28,10 @@ pub const DEFAULT_SETTLE: Duration = Duration::from_secs(60);
 
 /// A rebalance not converged by then is given up (and told).
 pub const CONVERGE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A service waiting for its volume to heal (or to be mounted on the returned node) is
+/// given up after this long past the settle period: a split-brain waits for a person.
+pub const STORAGE_WAIT: Duration = Duration::from_secs(1800);
 
 /// The running tasks of one service on each of its candidate nodes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -78,8 +80,12 @@ pub enum RebalanceStep {
         before: Distribution,
         after: Distribution,
     },
-    /// Swarm paused or rolled back the update, or it did not converge in time.
+    /// Swarm paused or rolled back the update, it did not converge in time, or the
+    /// service's storage never got ready.
     Failed { service: String, why: String },
+    /// Unbalanced, but its volume has not healed or is not mounted on the returned node
+    /// yet (told once).
+    Waiting { service: String, why: String },
 }
 
 /// A force update under way.
@@ -101,6 +107,8 @@ pub struct RebalanceWatch {
     returned: BTreeMap<String, Instant>,
     /// Services force-updated (or given up) in this round.
     done: BTreeSet<String>,
+    /// Services told waiting for their storage in this round.
+    told_waiting: BTreeSet<String>,
     in_flight: Option<InFlight>,
 }
 
@@ -118,35 +126,56 @@ impl RebalanceWatch {
         self.track_returns(live, now);
         if let Some(flight) = &self.in_flight {
             let step = follow(flight, desired, live, now);
-            if step.is_some() || live.service(&flight.service).is_none() {
+            let gone = live.service(&flight.service).is_none()
+                || desired.find(Kind::Service, &flight.service).is_none();
+            if step.is_some() || gone {
                 self.in_flight = None;
             }
             return step;
         }
-        if self.returned.is_empty() || self.returned.values().any(|&t| now < t + settle) {
+        let settled = self.returned.values().max().map(|&t| t + settle)?;
+        if now < settled {
             return None;
         }
         let mut storage_waits = false;
         for (resource, spec) in desired.services() {
-            if self.done.contains(resource.name()) {
+            let service = resource.name();
+            if self.done.contains(service) {
                 continue;
             }
             match verdict(desired, live, resource, spec, healed, &self.returned) {
                 Verdict::Unbalanced(before) => {
                     return Some(RebalanceStep::Start {
-                        service: resource.name().to_string(),
+                        service: service.to_string(),
                         before,
                     });
                 }
-                Verdict::WaitsForStorage(_) => storage_waits = true,
+                Verdict::WaitsForStorage(why) => {
+                    if now >= settled + STORAGE_WAIT {
+                        self.done.insert(service.to_string());
+                        let why = format!("its storage was not ready: {why}");
+                        let service = service.to_string();
+                        return Some(RebalanceStep::Failed { service, why });
+                    }
+                    storage_waits = true;
+                    if self.told_waiting.insert(service.to_string()) {
+                        let service = service.to_string();
+                        return Some(RebalanceStep::Waiting { service, why });
+                    }
+                }
                 Verdict::Balanced | Verdict::Exempt(_) => {}
             }
         }
         if !storage_waits {
-            self.returned.clear();
-            self.done.clear();
+            self.end_round();
         }
         None
+    }
+
+    fn end_round(&mut self) {
+        self.returned.clear();
+        self.done.clear();
+        self.told_waiting.clear();
     }
 
     /// The force update of `service` was made: its new tasks carry `force_update`.
@@ -173,14 +202,24 @@ impl RebalanceWatch {
 
     /// A node that is available now and was not at the last look returned; one that is
     /// not available any more is out of the round until it returns again.
+    /// A new return (or the last returned node gone again) starts the round over: every
+    /// service is looked at anew once the nodes settle.
     fn track_returns(&mut self, live: &Live, now: Instant) {
-        let available = available_nodes(live);
+        let available = live.available_nodes();
+        let mut changed = false;
         if let Some(before) = &self.available {
             for node in available.difference(before) {
                 self.returned.insert(node.clone(), now);
+                changed = true;
             }
         }
+        let returned = self.returned.len();
         self.returned.retain(|node, _| available.contains(node));
+        if changed || (returned > 0 && self.returned.is_empty()) {
+            let returned = std::mem::take(&mut self.returned);
+            self.end_round();
+            self.returned = returned;
+        }
         self.available = Some(available);
     }
 }
@@ -210,6 +249,12 @@ fn follow(
         let message = update.and_then(|u| u.message.clone()).unwrap_or_default();
         return failed(format!("swarm's update is {state}: {message}"));
     }
+    if now >= flight.started + CONVERGE_TIMEOUT && !converged(service, live, flight.force_update) {
+        return failed(format!(
+            "not converged within {}",
+            humantime::format_duration(CONVERGE_TIMEOUT)
+        ));
+    }
     if converged(service, live, flight.force_update) {
         let (_, spec) = desired
             .services()
@@ -220,16 +265,11 @@ fn follow(
             after: distribution(live, service, &candidate_facts(desired, live, spec)),
         });
     }
-    if now >= flight.started + CONVERGE_TIMEOUT {
-        return failed(format!(
-            "not converged within {}",
-            humantime::format_duration(CONVERGE_TIMEOUT)
-        ));
-    }
     None
 }
 
-/// Every task meant to run is running, as many as wanted, all of the new template.
+/// Every task meant to run is running, as many as wanted, all of the new template (or a
+/// newer one: someone else's `--force` meanwhile does the same work).
 fn converged(service: &Service, live: &Live, force_update: u64) -> bool {
     let wanted = service
         .spec
@@ -246,12 +286,12 @@ fn converged(service: &Service, live: &Live, force_update: u64) -> bool {
     tasks.len() as i64 == wanted
         && tasks.iter().all(|t| {
             t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING)
-                && t.spec.as_ref().and_then(|s| s.force_update) == Some(force_update)
+                && t.spec.as_ref().and_then(|s| s.force_update) >= Some(force_update)
         })
 }
 
 /// What to do with one desired service now; `returned` are the nodes back in this round.
-pub fn verdict(
+fn verdict(
     desired: &Desired,
     live: &Live,
     resource: &Resource,
@@ -373,18 +413,6 @@ fn distribution(live: &Live, service: &Service, candidates: &[NodeFacts]) -> Dis
         }
     }
     Distribution(counts)
-}
-
-/// Hostnames of the nodes that are ready and active.
-fn available_nodes(live: &Live) -> BTreeSet<String> {
-    live.nodes
-        .iter()
-        .filter(|n| n.status.as_ref().and_then(|s| s.state) == Some(NodeState::READY))
-        .filter(|n| {
-            n.spec.as_ref().and_then(|s| s.availability) == Some(NodeSpecAvailabilityEnum::ACTIVE)
-        })
-        .filter_map(|n| n.description.as_ref()?.hostname.clone())
-        .collect()
 }
 
 #[cfg(test)]

@@ -200,9 +200,11 @@ fn split_brain_why(health: &StorageHealth) -> String {
             health.split_brain_files.len() - SHOWN
         ));
     }
-    let entries = match files.is_empty() {
-        true => format!("{} entries in split-brain", health.split_brain),
-        false => format!("{} entries in split-brain ({files})", health.split_brain),
+    // gluster counts an entry once per brick that blames another; the files are named once.
+    let entries = match health.split_brain_files.len() {
+        0 => format!("{} entries in split-brain", health.split_brain),
+        1 => format!("1 file in split-brain ({files})"),
+        n => format!("{n} files in split-brain ({files})"),
     };
     let volume = &health.name;
     match &health.favorite_child_policy {

@@ -162,7 +162,12 @@ async fn volume_state(cli: &GlusterCli, info: &VolumeInfo) -> Result<VolumeState
             .run(&["volume", "heal", name, "info", "split-brain"])
             .await
         {
-            Ok(text) => state.split_brain_files = xml::heal_files(&text).unwrap_or_default(),
+            Ok(text) => match xml::heal_files(&text) {
+                Ok(files) => state.split_brain_files = files,
+                Err(error) => {
+                    tracing::warn!(volume = name, %error, "split-brain entries unreadable")
+                }
+            },
             Err(error) => tracing::warn!(volume = name, %error, "split-brain entries unavailable"),
         }
     }

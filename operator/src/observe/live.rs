@@ -75,6 +75,20 @@ impl Live {
             .collect()
     }
 
+    /// Hostnames of the nodes that are ready and active (as swarm has them now).
+    pub fn available_nodes(&self) -> std::collections::BTreeSet<String> {
+        use bollard::models::{NodeSpecAvailabilityEnum, NodeState};
+        self.nodes
+            .iter()
+            .filter(|n| n.status.as_ref().and_then(|s| s.state) == Some(NodeState::READY))
+            .filter(|n| {
+                n.spec.as_ref().and_then(|s| s.availability)
+                    == Some(NodeSpecAvailabilityEnum::ACTIVE)
+            })
+            .filter_map(|n| n.description.as_ref()?.hostname.clone())
+            .collect()
+    }
+
     pub fn node_by_hostname(&self, hostname: &str) -> Option<&Node> {
         self.nodes
             .iter()

@@ -164,7 +164,7 @@ fn capacity_text(capacity: &crate::heal::capacity::Capacity, out: &mut String) {
         out.push_str(&format!("  at risk: {risk}\n"));
     }
     if risks.is_empty() && capacity.nodes.len() > 1 {
-        out.push_str("  If any one node fails, the others hold its tasks.\n");
+        out.push_str("  If any one node fails, the others hold every task of it that may move.\n");
     }
 }
 

@@ -154,6 +154,11 @@ pub fn rebalance_event(step: &RebalanceStep) -> Event {
             Some(format!("Service/{service}")),
             format!("running tasks per node {after} (were {before})"),
         ),
+        RebalanceStep::Waiting { service, why } => Event::new(
+            Reason::Waiting,
+            Some(format!("Service/{service}")),
+            format!("its rebalance waits: {why}"),
+        ),
         RebalanceStep::Failed { service, why } => Event::new(
             Reason::RebalanceFailed,
             Some(format!("Service/{service}")),

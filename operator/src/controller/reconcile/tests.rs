@@ -245,7 +245,7 @@ async fn split_brain_is_an_event_and_a_degraded_volume_that_says_why() {
         status.conditions,
         [Condition::unhealthy(
             ConditionReason::StorageDegraded,
-            "2/2 bricks online, 2 entries in split-brain (/x): shoal never picks a copy; \
+            "2/2 bricks online, 1 file in split-brain (/x): shoal never picks a copy; \
              resolve each with `gluster volume heal sb split-brain latest-mtime FILE` (or \
              `bigger-file FILE`, or `source-brick HOST:BRICK FILE`), or set \
              cluster.favorite-child-policy"

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use bollard::models::{ServiceUpdateStatus, TaskState, TaskStatus};
+use bollard::models::{NodeState, ServiceUpdateStatus, TaskState, TaskStatus};
 
 use super::*;
 use crate::agent::report::{AgentStatus, VolumeStatus};
@@ -354,4 +354,92 @@ fn a_rebalance_swarm_paused_or_that_never_converges_is_given_up() {
             })
         );
     }
+}
+
+#[test]
+fn a_node_down_again_mid_round_gets_its_share_when_it_returns_for_good() {
+    for engine in ENGINES {
+        let desired = lab_desired();
+        let healed = BTreeSet::new();
+        let mut crashed = live(engine, "applied");
+        move_web_task(&mut crashed, "node3", "node1");
+        set_ready(&mut crashed, "node3", false);
+        let mut returned = crashed.clone();
+        set_ready(&mut returned, "node3", true);
+        let t0 = Instant::now();
+        let mut watch = RebalanceWatch::default();
+        let look = |watch: &mut RebalanceWatch, live: &Live, after: u64| {
+            watch.observe(
+                &desired,
+                live,
+                &healed,
+                SETTLE,
+                t0 + Duration::from_secs(after),
+            )
+        };
+        look(&mut watch, &crashed, 0);
+        look(&mut watch, &returned, 10);
+        assert!(matches!(
+            look(&mut watch, &returned, 70),
+            Some(RebalanceStep::Start { .. })
+        ));
+        watch.started(
+            "web",
+            1,
+            Distribution::default(),
+            t0 + Duration::from_secs(70),
+        );
+        // node3 goes down while swarm replaces web's tasks; the update is given up...
+        assert!(matches!(
+            look(&mut watch, &crashed, 80 + CONVERGE_TIMEOUT.as_secs()),
+            Some(RebalanceStep::Failed { .. })
+        ));
+        // ...and once node3 is back and settled, web is looked at anew.
+        let back = 100 + CONVERGE_TIMEOUT.as_secs();
+        assert_eq!(look(&mut watch, &returned, back), None);
+        assert!(matches!(
+            look(&mut watch, &returned, back + 60),
+            Some(RebalanceStep::Start { .. })
+        ));
+    }
+}
+
+#[test]
+fn a_service_waiting_for_its_volume_is_told_once_and_given_up_after_a_while() {
+    let engine = ENGINES[1];
+    let desired = with_storage(lab_desired());
+    let healed = BTreeSet::new();
+    let mut crashed = live(engine, "applied");
+    move_web_task(&mut crashed, "node3", "node1");
+    set_ready(&mut crashed, "node3", false);
+    let mut returned = crashed.clone();
+    set_ready(&mut returned, "node3", true);
+    let t0 = Instant::now();
+    let mut watch = RebalanceWatch::default();
+    let mut look = |live: &Live, after: u64| {
+        watch.observe(
+            &desired,
+            live,
+            &healed,
+            SETTLE,
+            t0 + Duration::from_secs(after),
+        )
+    };
+    look(&crashed, 0);
+    look(&returned, 10);
+    let waiting = Some(RebalanceStep::Waiting {
+        service: "web".into(),
+        why: "GlusterVolume/storage has not healed".into(),
+    });
+    assert_eq!(look(&returned, 70), waiting);
+    assert_eq!(look(&returned, 80), None, "told once");
+    let late = 70 + STORAGE_WAIT.as_secs();
+    assert_eq!(
+        look(&returned, late),
+        Some(RebalanceStep::Failed {
+            service: "web".into(),
+            why: "its storage was not ready: GlusterVolume/storage has not healed".into()
+        })
+    );
+    assert_eq!(look(&returned, late + 10), None, "the round is over");
 }

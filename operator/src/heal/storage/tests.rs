@@ -113,7 +113,7 @@ fn split_brain_files_are_named_with_who_resolves_them() {
     split.split_brain_files = (1..=7).map(|i| format!("/wp/f{i}")).collect();
     assert_eq!(
         degraded_why(&split),
-        "3/3 bricks online, 7 entries in split-brain (/wp/f1, /wp/f2, /wp/f3, /wp/f4, /wp/f5 \
+        "3/3 bricks online, 7 files in split-brain (/wp/f1, /wp/f2, /wp/f3, /wp/f4, /wp/f5 \
          and 2 more): shoal never picks a copy; resolve each with `gluster volume heal storage \
          split-brain latest-mtime FILE` (or `bigger-file FILE`, or `source-brick HOST:BRICK \
          FILE`), or set cluster.favorite-child-policy"
@@ -122,7 +122,7 @@ fn split_brain_files_are_named_with_who_resolves_them() {
     split.split_brain_files.truncate(1);
     assert_eq!(
         degraded_why(&split),
-        "3/3 bricks online, 7 entries in split-brain (/wp/f1): gluster's self-heal resolves \
+        "3/3 bricks online, 1 file in split-brain (/wp/f1): gluster's self-heal resolves \
          them by cluster.favorite-child-policy mtime"
     );
 }

@@ -18,13 +18,13 @@ fn problems_with(yaml: &str, policy: &Policy) -> Vec<String> {
     problems.iter().map(ToString::to_string).collect()
 }
 
-fn problems(yaml: &str) -> Vec<String> {
+pub(super) fn problems(yaml: &str) -> Vec<String> {
     problems_with(yaml, &Policy::default())
 }
 
 /// A service document with a memory limit (so no warning), the given extra spec lines
 /// appended at line 9 onwards, with two-space indentation under `spec:`.
-fn service(name: &str, extra_spec: &str) -> String {
+pub(super) fn service(name: &str, extra_spec: &str) -> String {
     format!(
         "apiVersion: shoal/v1alpha1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  image: nginx\n  resources:\n    limits: {{memory: 64M}}\n{extra_spec}"
     )
@@ -583,42 +583,4 @@ fn start_first_with_a_host_mode_port_warns_of_a_stalled_rollout() {
              the rollout stalls; use stop-first"
         ]
     );
-}
-
-#[test]
-fn declared_node_memory_must_hold_the_reservations_without_the_largest_node() {
-    let node = |name: &str, memory: &str| {
-        format!(
-            "apiVersion: shoal/v1alpha1\nkind: Node\nmetadata:\n  name: {name}\nspec:\n{memory}---\n"
-        )
-    };
-    let web = |replicas: u32| {
-        service(
-            "web",
-            &format!(
-                "    reservations: {{memory: 32M}}\n  replicas: {replicas}\n  mode: replicated\n"
-            ),
-        )
-    };
-    let nodes = node("node1", "  memory: 64M\n") + &node("node2", "  memory: 64M\n");
-    // 2 x 32M fit on one node of 64M.
-    assert_eq!(problems(&(nodes.clone() + &web(2))), Vec::<String>::new());
-    // 3 x 32M fit on both, not on one.
-    assert_eq!(
-        problems(&(nodes.clone() + &web(3))),
-        [
-            "t.yaml:6:11: Node/node1: warning: if node1 (64M) fails, the other nodes' 64M \
-          cannot hold the 96M the services reserve: tasks would stay pending"
-        ]
-    );
-    assert_eq!(
-        problems(&(nodes.clone() + &web(5))),
-        [
-            "t.yaml:6:11: Node/node1: warning: the declared nodes' 128M of memory cannot hold \
-          the 160M the services reserve"
-        ]
-    );
-    // A node without a declared memory: nothing is known.
-    let undeclared = node("node1", "  memory: 64M\n") + &node("node2", "  labels: {a: b}\n");
-    assert_eq!(problems(&(undeclared + &web(5))), Vec::<String>::new());
 }
