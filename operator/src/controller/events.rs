@@ -61,6 +61,7 @@ pub enum Reason {
     Healed,
     HealStalled,
     TaskOOMKilled,
+    TaskUnhealthy,
     CrashLooping,
     RebalanceStarted,
     Rebalanced,
@@ -86,6 +87,7 @@ impl Reason {
                 | Reason::VolumeDegraded
                 | Reason::HealStalled
                 | Reason::TaskOOMKilled
+                | Reason::TaskUnhealthy
                 | Reason::CrashLooping
                 | Reason::RebalanceFailed
                 | Reason::CapacityAtRisk

@@ -147,24 +147,24 @@ async fn look<E: Engine>(
 }
 
 /// The standing task failures as one `Healthy` condition per service, in the events'
-/// words: a crash loop first (its reason wins), then the last OOM kill.
+/// words: a crash loop first (its reason wins), then the last kills.
 fn failure_conditions(tasks: &FailureWatch) -> BTreeMap<ResourceKey, Vec<Condition>> {
     let mut by_service: BTreeMap<&str, Vec<&TaskFailure>> = BTreeMap::new();
     for failure in tasks.standing() {
         let service = match failure {
-            TaskFailure::OomKilled { service, .. } | TaskFailure::CrashLooping { service, .. } => {
-                service
-            }
+            TaskFailure::OomKilled { service, .. }
+            | TaskFailure::Unhealthy { service, .. }
+            | TaskFailure::CrashLooping { service, .. } => service,
         };
         by_service.entry(service).or_default().push(failure);
     }
     by_service
         .into_iter()
-        .map(|(service, mut failures)| {
-            failures.sort_by_key(|f| !matches!(f, TaskFailure::CrashLooping { .. }));
+        .map(|(service, failures)| {
             let reason = match failures[0] {
                 TaskFailure::CrashLooping { .. } => ConditionReason::CrashLooping,
                 TaskFailure::OomKilled { .. } => ConditionReason::TaskOOMKilled,
+                TaskFailure::Unhealthy { .. } => ConditionReason::TaskUnhealthy,
             };
             let messages: Vec<String> = failures.iter().map(|f| failure_event(f).message).collect();
             let key = ResourceKey::new(Kind::Service, service);

@@ -106,6 +106,9 @@ pub enum ConditionReason {
     CapacityAtRisk,
     /// A task of the service was killed at its memory limit within the last 5 minutes.
     TaskOOMKilled,
+    /// Swarm killed a task of the service for its failing health check, within the last 5
+    /// minutes.
+    TaskUnhealthy,
     /// The service's tasks keep failing.
     CrashLooping,
 }

@@ -1,6 +1,7 @@
 //! Tasks of shoal's services that failed since the last observation: killed at their
 //! memory limit (exit 137 while swarm still wanted them running: the kernel's OOM killer,
-//! as the lab's `alloc` tool shows), or failing again and again (a crash loop). Pure: it
+//! as the lab's `alloc` tool shows), killed by swarm for a failing health check (exit 137
+//! too, with swarm's `unhealthy container`), or failing again and again (a crash loop). Pure: it
 //! reads the task list and the time of the observation.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +26,13 @@ pub enum TaskFailure {
         node: String,
         limit: Option<i64>,
     },
+    /// `web.2` on `node2` was killed by swarm because its health check kept failing (exit
+    /// 137 too, with swarm's `unhealthy container`: not the kernel's OOM killer).
+    Unhealthy {
+        service: String,
+        task: String,
+        node: String,
+    },
     /// The service's tasks failed `exits` times within the window; `last` is swarm's word
     /// for the last one (`task: non-zero exit (1)`).
     CrashLooping {
@@ -41,7 +49,7 @@ pub struct FailureWatch {
     counted: Option<BTreeSet<String>>,
     recent: BTreeMap<String, Vec<Instant>>,
     looping: BTreeSet<String>,
-    told: BTreeMap<(String, bool), (TaskFailure, Instant)>,
+    told: BTreeMap<(String, u8), (TaskFailure, Instant)>,
 }
 
 impl FailureWatch {
@@ -78,18 +86,25 @@ impl FailureWatch {
             let exit = status
                 .and_then(|s| s.container_status.as_ref())
                 .and_then(|c| c.exit_code);
-            if exit == Some(137) {
-                out.push(TaskFailure::OomKilled {
+            let name = format!("{service}.{}", task.slot.unwrap_or_default());
+            let node = task.node_id.as_deref().and_then(|id| hostnames.get(id));
+            let node = node.unwrap_or(&"?").to_string();
+            let unhealthy = status
+                .and_then(|s| s.err.as_deref())
+                .is_some_and(|err| err.contains("unhealthy container"));
+            match exit {
+                Some(137) if unhealthy => out.push(TaskFailure::Unhealthy {
                     service: service.clone(),
-                    task: format!("{service}.{}", task.slot.unwrap_or_default()),
-                    node: task
-                        .node_id
-                        .as_deref()
-                        .and_then(|id| hostnames.get(id))
-                        .unwrap_or(&"?")
-                        .to_string(),
+                    task: name,
+                    node,
+                }),
+                Some(137) => out.push(TaskFailure::OomKilled {
+                    service: service.clone(),
+                    task: name,
+                    node,
                     limit: *limit,
-                });
+                }),
+                _ => {}
             }
             let recent = self.recent.entry(service.clone()).or_default();
             recent.retain(|at| now.duration_since(*at) < CRASH_WINDOW);
@@ -114,23 +129,29 @@ impl FailureWatch {
             !at.is_empty()
         });
         self.looping.retain(|s| self.recent.contains_key(s));
-        for failure in &out {
-            let key = match failure {
-                TaskFailure::OomKilled { service, .. } => (service.clone(), false),
-                TaskFailure::CrashLooping { service, .. } => (service.clone(), true),
-            };
-            self.told.insert(key, (failure.clone(), now));
-        }
-        self.told
-            .retain(|(service, looping), (_, at)| match looping {
-                true => self.looping.contains(service),
-                false => now.duration_since(*at) < CRASH_WINDOW,
-            });
+        self.remember(&out, now);
         out
     }
 
-    /// The failures that still stand, per service: an OOM kill within the window, a crash
-    /// loop until its service has been quiet for a window.
+    /// Keeps what was told while it stands: a kill for the window, a loop while it lasts.
+    fn remember(&mut self, told: &[TaskFailure], now: Instant) {
+        for failure in told {
+            // A loop first: it stands until the service is quiet, and its reason wins.
+            let key = match failure {
+                TaskFailure::CrashLooping { service, .. } => (service.clone(), 0),
+                TaskFailure::OomKilled { service, .. } => (service.clone(), 1),
+                TaskFailure::Unhealthy { service, .. } => (service.clone(), 2),
+            };
+            self.told.insert(key, (failure.clone(), now));
+        }
+        self.told.retain(|(service, kind), (_, at)| match kind {
+            0 => self.looping.contains(service),
+            _ => now.duration_since(*at) < CRASH_WINDOW,
+        });
+    }
+
+    /// The failures that still stand, per service, a crash loop first: a kill within the
+    /// window, a crash loop until its service has been quiet for a window.
     pub fn standing(&self) -> impl Iterator<Item = &TaskFailure> {
         self.told.values().map(|(failure, _)| failure)
     }

@@ -31,6 +31,15 @@ pub fn failure_event(failure: &TaskFailure) -> Event {
                 format!("{task} on {node} was killed at {limit} (exit 137)"),
             )
         }
+        TaskFailure::Unhealthy {
+            service,
+            task,
+            node,
+        } => Event::new(
+            Reason::TaskUnhealthy,
+            Some(format!("Service/{service}")),
+            format!("{task} on {node} was killed by swarm: its health check kept failing"),
+        ),
         TaskFailure::CrashLooping {
             service,
             exits,
@@ -186,6 +195,18 @@ mod tests {
                 Reason::TaskOOMKilled,
                 Some("Service/web"),
                 "web.1 on node2 was killed at its memory limit, 32M (exit 137)"
+            )
+        );
+        let unhealthy = failure_event(&TaskFailure::Unhealthy {
+            service: "http".into(),
+            task: "http.1".into(),
+            node: "node2".into(),
+        });
+        assert_eq!(
+            (unhealthy.reason, unhealthy.message.as_str()),
+            (
+                Reason::TaskUnhealthy,
+                "http.1 on node2 was killed by swarm: its health check kept failing"
             )
         );
         let looping = failure_event(&TaskFailure::CrashLooping {

@@ -122,3 +122,27 @@ fn failures_spread_wider_than_the_window_are_no_loop() {
         assert_eq!(watch.observe(&failing, t0 + Duration::from_secs(*s)), []);
     }
 }
+
+#[test]
+fn a_task_swarm_killed_for_its_health_check_is_not_an_oom_kill() {
+    for engine in ENGINES {
+        let applied = live(engine, "applied");
+        let t0 = Instant::now();
+        let mut watch = FailureWatch::default();
+        watch.observe(&applied, t0);
+        // As swarm recorded it in the lab, when a worker's crash stalled the volume that
+        // http's health check read: exit 137 with swarm's own reason.
+        let mut killed = with_failure(&applied, "unhealthy", 137);
+        let status = killed.tasks.last_mut().unwrap().status.as_mut().unwrap();
+        status.err = Some("task: non-zero exit (137): dockerexec: unhealthy container".into());
+        assert_eq!(
+            watch.observe(&killed, t0),
+            [TaskFailure::Unhealthy {
+                service: "web".into(),
+                task: "web.1".into(),
+                node: web_node(&applied),
+            }],
+            "engine {engine}"
+        );
+    }
+}
