@@ -1,34 +1,32 @@
-//! Whether the example platform keeps answering through a worker's crash and return, as
-//! a visitor sees it: one request at a time through the load balancer (node1's host-mode
-//! port 80), a 3 s timeout, 200 ms apart, while the worker that runs `http` and `php-fpm`
-//! tasks crashes and comes back. A benchmark, never a timed assertion.
+//! Whether the example platform keeps answering through a worker's crash and return, and
+//! how fast it serves WordPress from Gluster, as a visitor sees it. A benchmark, never a
+//! timed assertion.
 //!
 //! `cargo bench -p shoal-tests --bench availability`. Runs `deploy/run-example` first (the
 //! README's main job: the example under `shoal run`, with its agents), unless SKIP_EXAMPLE
-//! is set and it already runs. Phases: BEFORE (30 s), DURING (from `lab crash NODE` to
-//! `lab restore NODE`, 90 s), AFTER (150 s: the node's return, the heal, the rebalance).
-//! For each: requests, failed ones (any answer but 200, or none within 3 s), the longest
-//! run of failures in seconds, and latency p50/p99 of the answered ones. PATH (default
-//! `/`, WordPress's first page) is what is asked for.
+//! is set and it already runs, and installs WordPress through its install step unless it
+//! is installed. Then:
+//! - AT REST: WordPress's front page (built from the database), 100 requests through the
+//!   load balancer (node1's host-mode port 80, the tree on the Gluster volume), alternating
+//!   with 100 to the floor: the same page from a copy of the tree on node1's local disk,
+//!   served by an nginx and a php-fpm of the same images on node1 (host port 8081).
+//! - Through a crash: one request at a time to the front page, a 3 s timeout, 200 ms
+//!   apart, in three phases: BEFORE (30 s), DURING (from `lab crash NODE`, NODE a worker
+//!   running `http` and `php-fpm` tasks, to `lab restore NODE`, 90 s), AFTER (150 s: the
+//!   node's return, the heal, the rebalance). For each: requests, failed ones (any answer
+//!   but 200, or none within 3 s), the longest run of failures, latency p50/p99 of the
+//!   answered ones.
 
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use shoal_tests::probe::{self, Prober};
 use shoal_tests::repo_root;
+use shoal_tests::wordpress::{Browser, SITE_TITLE};
 
-const TARGET: &str = "http://10.213.0.11";
-const TIMEOUT: Duration = Duration::from_secs(3);
-const PAUSE: Duration = Duration::from_millis(200);
-
-/// One probe: when it started (since the probe began), whether it got a 200, how long.
-#[derive(Clone, Copy, Debug)]
-struct Probe {
-    at: Duration,
-    ok: bool,
-    took: Duration,
-}
+const SITE: &str = "http://10.213.0.11";
+const FLOOR: &str = "http://10.213.0.11:8081";
+const FLOOR_TREE: &str = "/data/floor-wordpress";
 
 fn lab(args: &[&str]) -> String {
     let output = Command::new(repo_root().join("deploy/lab/lab"))
@@ -72,62 +70,169 @@ fn worker_with_tasks() -> String {
         .to_string()
 }
 
-fn probe(path: String, stop: Arc<AtomicBool>, probes: Arc<Mutex<Vec<Probe>>>) {
-    let client = reqwest::blocking::Client::builder()
-        .timeout(TIMEOUT)
-        .build()
-        .unwrap();
-    let start = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
-        let began = Instant::now();
-        let ok = client
-            .get(format!("{TARGET}{path}"))
-            .send()
-            .and_then(|r| r.error_for_status())
-            .and_then(|r| r.bytes())
-            .is_ok();
-        probes.lock().unwrap().push(Probe {
-            at: began - start,
-            ok,
-            took: began.elapsed(),
-        });
-        std::thread::sleep(PAUSE);
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-/// `BEFORE  150 requests, 0 failed, longest failure 0.0 s, p50 45 ms, p99 120 ms`
-fn report(phase: &str, probes: &[Probe]) {
-    let failed = probes.iter().filter(|p| !p.ok).count();
-    let (mut longest, mut run_start) = (Duration::ZERO, None);
-    for p in probes {
-        match (p.ok, run_start) {
-            (false, None) => run_start = Some(p.at),
-            (true, Some(started)) => {
-                longest = longest.max(p.at - started);
-                run_start = None;
-            }
-            _ => {}
-        }
-    }
-    if let (Some(started), Some(last)) = (run_start, probes.last()) {
-        longest = longest.max(last.at + last.took - started);
-    }
-    let mut answered: Vec<Duration> = probes.iter().filter(|p| p.ok).map(|p| p.took).collect();
-    answered.sort();
-    println!(
-        "{phase:<7} {} requests, {failed} failed, longest failure {:.1} s, p50 {} ms, p99 {} ms",
-        probes.len(),
-        longest.as_secs_f64(),
-        percentile(&answered, 0.5).as_millis(),
-        percentile(&answered, 0.99).as_millis(),
+/// The floor: the example's tree copied to node1's local disk, served by a php-fpm and
+/// an nginx of the example's images on node1, with php-fpm's settings and database.
+fn floor_up() {
+    floor_down();
+    lab(&[
+        "exec",
+        "node1",
+        "--",
+        "cp",
+        "-a",
+        "/data/storage/wordpress",
+        FLOOR_TREE,
+    ]);
+    let tree = format!("type=bind,source={FLOOR_TREE},target=/var/www/html");
+    let php = format!(
+        "service create --detach --name floor-php --constraint node.hostname==node1 \
+         --network backend --mount {tree} --secret wp_db_password \
+         --env WORDPRESS_DB_HOST=tasks.db \
+         --env WORDPRESS_DB_PASSWORD_FILE=/run/secrets/wp_db_password \
+         --env WORDPRESS_HTTP_BLOCK_EXTERNAL=true --limit-memory 256M example/wordpress:1"
     );
+    docker(&php.split_whitespace().collect::<Vec<_>>());
+    let http = format!(
+        "service create --detach --name floor-http --constraint node.hostname==node1 \
+         --network backend --mount {tree},readonly --limit-memory 64M \
+         --publish mode=host,target=80,published=8081 example/nginx:1 sh -c"
+    );
+    let mut args: Vec<&str> = http.split_whitespace().collect();
+    // The http service's configuration, with PHP passed to the floor's php-fpm.
+    args.push(
+        "sed s/tasks.php-fpm/tasks.floor-php/ /etc/nginx/http.conf >/tmp/floor.conf \
+         && exec nginx -c /tmp/floor.conf",
+    );
+    docker(&args);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while floor_get(&client(Duration::from_secs(5))).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the floor did not answer in 2 minutes"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn floor_down() {
+    let _ = Command::new(repo_root().join("deploy/lab/lab"))
+        .args([
+            "exec",
+            "node1",
+            "--",
+            "docker",
+            "service",
+            "rm",
+            "floor-php",
+            "floor-http",
+        ])
+        .output();
+    std::thread::sleep(Duration::from_secs(2));
+    lab(&["exec", "node1", "--", "rm", "-rf", FLOOR_TREE]);
+}
+
+fn client(timeout: Duration) -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The front page from the floor, asked for by the site's own host name (WordPress
+/// redirects any other to it).
+fn floor_get(client: &reqwest::blocking::Client) -> reqwest::Result<String> {
+    client
+        .get(format!("{FLOOR}/"))
+        .header(reqwest::header::HOST, "10.213.0.11")
+        .send()?
+        .error_for_status()?
+        .text()
+}
+
+/// Latency of the front page at rest: the site and the floor, alternating.
+fn at_rest() {
+    floor_up();
+    let client = client(Duration::from_secs(30));
+    let (mut site, mut floor) = (Vec::new(), Vec::new());
+    for _ in 0..100 {
+        let began = Instant::now();
+        let page = client
+            .get(format!("{SITE}/"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        site.push(began.elapsed());
+        assert!(
+            page.contains(SITE_TITLE),
+            "not WordPress's front page:\n{page}"
+        );
+        let began = Instant::now();
+        let page = floor_get(&client).unwrap();
+        floor.push(began.elapsed());
+        assert!(
+            page.contains(SITE_TITLE),
+            "not the floor's front page:\n{page}"
+        );
+    }
+    floor_down();
+    site.sort();
+    floor.sort();
+    let line = |name: &str, sorted: &[Duration]| {
+        println!(
+            "  {name:<40} p50 {} ms, p99 {} ms",
+            probe::percentile(sorted, 0.5).as_millis(),
+            probe::percentile(sorted, 0.99).as_millis()
+        )
+    };
+    println!("AT REST  WordPress's front page, 100 requests each, alternating:");
+    line("Gluster, through the load balancer", &site);
+    line("local disk on node1 (the floor)", &floor);
+    println!(
+        "  p50 ratio {:.2}x",
+        probe::percentile(&site, 0.5).as_secs_f64() / probe::percentile(&floor, 0.5).as_secs_f64()
+    );
+}
+
+fn through_a_crash() {
+    let node = worker_with_tasks();
+    println!("probing {SITE}/; crashing {node}, which runs http and php-fpm tasks");
+    let prober = Prober::start(
+        format!("{SITE}/"),
+        Duration::from_secs(3),
+        Duration::from_millis(200),
+    );
+    std::thread::sleep(Duration::from_secs(30));
+    let crashed = prober.elapsed();
+    lab(&["crash", &node]);
+    std::thread::sleep(Duration::from_secs(90));
+    let restored = prober.elapsed();
+    lab(&["restore", &node]);
+    std::thread::sleep(Duration::from_secs(150));
+    let probes = prober.stop();
+    println!(
+        "BEFORE  {}",
+        probe::summarize(&probe::between(&probes, Duration::ZERO, crashed))
+    );
+    println!(
+        "DURING  {}",
+        probe::summarize(&probe::between(&probes, crashed, restored))
+    );
+    println!(
+        "AFTER   {}",
+        probe::summarize(&probe::between(&probes, restored, Duration::MAX))
+    );
+    for run in probe::failure_runs(&probes) {
+        println!(
+            "  {} failed from {:.1} s to {:.1} s (crash at {:.1} s, restore at {:.1} s)",
+            run.failed,
+            run.from.as_secs_f64(),
+            run.to.as_secs_f64(),
+            crashed.as_secs_f64(),
+            restored.as_secs_f64()
+        );
+    }
 }
 
 fn main() {
@@ -137,53 +242,10 @@ fn main() {
             .expect("deploy/run-example runs");
         assert!(status.success(), "deploy/run-example failed");
     }
-    let path = std::env::var("PATH_PROBED").unwrap_or_else(|_| "/".into());
-    let node = worker_with_tasks();
-    println!("probing {TARGET}{path}; crashing {node}, which runs http and php-fpm tasks");
-    let stop = Arc::new(AtomicBool::new(false));
-    let probes = Arc::new(Mutex::new(Vec::new()));
-    let prober = {
-        let (stop, probes) = (stop.clone(), probes.clone());
-        std::thread::spawn(move || probe(path, stop, probes))
-    };
-    let start = Instant::now();
-    std::thread::sleep(Duration::from_secs(30));
-    let crashed = start.elapsed();
-    lab(&["crash", &node]);
-    std::thread::sleep(Duration::from_secs(90));
-    let restored = start.elapsed();
-    lab(&["restore", &node]);
-    std::thread::sleep(Duration::from_secs(150));
-    stop.store(true, Ordering::Relaxed);
-    prober.join().unwrap();
-    let probes = probes.lock().unwrap();
-    let phase = |from: Duration, to: Duration| -> Vec<Probe> {
-        probes
-            .iter()
-            .filter(|p| p.at >= from && p.at < to)
-            .copied()
-            .collect()
-    };
-    report("BEFORE", &phase(Duration::ZERO, crashed));
-    report("DURING", &phase(crashed, restored));
-    report("AFTER", &phase(restored, Duration::MAX));
-    // Each run of failures, in seconds since the probe began (the crash at BEFORE's end).
-    let mut run: Option<(Duration, usize)> = None;
-    for p in probes.iter() {
-        match (p.ok, run) {
-            (false, None) => run = Some((p.at, 1)),
-            (false, Some((from, n))) => run = Some((from, n + 1)),
-            (true, Some((from, n))) => {
-                println!(
-                    "  {n} failed from {:.1} s to {:.1} s (crash at {:.1} s, restore at {:.1} s)",
-                    from.as_secs_f64(),
-                    p.at.as_secs_f64(),
-                    crashed.as_secs_f64(),
-                    restored.as_secs_f64()
-                );
-                run = None;
-            }
-            (true, None) => {}
-        }
+    let site = Browser::new(SITE);
+    if !site.get("/").1.contains(SITE_TITLE) {
+        site.install("admin", "shoal-bench-admin");
     }
+    at_rest();
+    through_a_crash();
 }

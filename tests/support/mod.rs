@@ -4,6 +4,8 @@
 //! A test that needs the lab fails when the lab cannot come up; it never skips.
 
 pub mod operator;
+pub mod probe;
+pub mod wordpress;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
