@@ -2,11 +2,10 @@
 //! crashes and comes back, and when tasks are killed at their memory limit or loop.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use shoal_tests::operator::Operator;
-use shoal_tests::{Lab, lab, repo_root, stderr};
+use shoal_tests::{Lab, RestoreOnDrop, lab, lab_script};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -75,30 +74,6 @@ spec:
     limits:
       memory: 32M
 ";
-
-/// Brings a crashed node back even when the test fails (`lab up` repairs crashes).
-struct Restore;
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        let _ = Command::new(repo_root().join("deploy/lab/lab"))
-            .arg("up")
-            .output();
-    }
-}
-
-fn lab_command(args: &[&str]) {
-    let output = Command::new(repo_root().join("deploy/lab/lab"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "lab {}: {}",
-        args.join(" "),
-        stderr(&output)
-    );
-}
 
 /// How long a returned node stays ready before `shoal run` rebalances, in these tests.
 const SETTLE: Duration = Duration::from_secs(30);
@@ -191,7 +166,7 @@ fn distribution(lab: &Lab, service: &str) -> Vec<String> {
 fn a_worker_crash_is_told_down_rescheduled_pending_ready_and_rebalanced() {
     let lab = lab();
     lab.reset();
-    let _restore = Restore;
+    let _restore = RestoreOnDrop;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("services.yaml"), SERVICES).unwrap();
     std::fs::write(dir.path().join("big.yaml"), big(&lab)).unwrap();
@@ -241,7 +216,7 @@ fn a_worker_crash_is_told_down_rescheduled_pending_ready_and_rebalanced() {
         "{risk}"
     );
 
-    lab_command(&["crash", "node3"]);
+    lab_script(&["crash", "node3"]);
     let (_, down) = operator.wait_for("NodeDown", MINUTE * 2, |o| event(o, "NodeDown", None));
     let mut ran: Vec<&str> = down
         .trim_start_matches("node node3 is down; it ran ")
@@ -289,7 +264,7 @@ fn a_worker_crash_is_told_down_rescheduled_pending_ready_and_rebalanced() {
     assert!(position("TasksRescheduled") < position("NodeDown"));
     assert!(position("TasksPending") < position("NodeDown"));
 
-    lab_command(&["restore", "node3"]);
+    lab_script(&["restore", "node3"]);
     let (_, ready) = operator.wait_for("NodeReady", MINUTE, |o| event(o, "NodeReady", None));
     assert_eq!(ready, "node node3 is ready");
     // Told once: one entry, counted once (a repeat would bump its count).
@@ -302,12 +277,12 @@ fn a_worker_crash_is_told_down_rescheduled_pending_ready_and_rebalanced() {
     assert_eq!(downs[0]["count"], 1);
 
     // node3 flaps: down and back again before it settled. Nothing moves meanwhile.
-    lab_command(&["crash", "node3"]);
+    lab_script(&["crash", "node3"]);
     operator.wait_for("a second NodeDown", MINUTE * 2, |o| {
         (count(o, "NodeDown") == 2).then_some(())
     });
     assert_eq!(count(&operator, "RebalanceStarted"), 0);
-    lab_command(&["restore", "node3"]);
+    lab_script(&["restore", "node3"]);
     operator.wait_for("a second NodeReady", MINUTE, |o| {
         (count(o, "NodeReady") == 2).then_some(())
     });

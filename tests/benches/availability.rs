@@ -16,65 +16,31 @@
 //!   node's return, the heal, the rebalance). For each: requests, failed ones (any answer
 //!   but 200, or none within 3 s), the longest run of failures, latency p50/p99 of the
 //!   answered ones.
+//!
+//! ONLY=at-rest or ONLY=crash runs one of the two.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use shoal_tests::probe::{self, Prober};
-use shoal_tests::repo_root;
 use shoal_tests::wordpress::{Browser, SITE_TITLE};
+use shoal_tests::{lab_script, repo_root, worker_running};
 
 const SITE: &str = "http://10.213.0.11";
 const FLOOR: &str = "http://10.213.0.11:8081";
 const FLOOR_TREE: &str = "/data/floor-wordpress";
 
-fn lab(args: &[&str]) -> String {
-    let output = Command::new(repo_root().join("deploy/lab/lab"))
-        .args(args)
-        .output()
-        .expect("deploy/lab/lab runs");
-    assert!(
-        output.status.success(),
-        "lab {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 fn docker(args: &[&str]) -> String {
     let mut full = vec!["exec", "node1", "--", "docker"];
     full.extend_from_slice(args);
-    lab(&full)
-}
-
-/// A worker running a task of both `http` and `php-fpm` (the example spreads them over
-/// all three nodes, one per node, so one of node2 and node3 does).
-fn worker_with_tasks() -> String {
-    let nodes = |service: &str| {
-        docker(&[
-            "service",
-            "ps",
-            service,
-            "--filter",
-            "desired-state=running",
-            "--format",
-            "{{.Node}}",
-        ])
-    };
-    let (http, php) = (nodes("http"), nodes("php-fpm"));
-    ["node2", "node3"]
-        .into_iter()
-        .find(|n| http.lines().any(|l| l == *n) && php.lines().any(|l| l == *n))
-        .expect("a worker with a task of http and of php-fpm")
-        .to_string()
+    lab_script(&full)
 }
 
 /// The floor: the example's tree copied to node1's local disk, served by a php-fpm and
 /// an nginx of the example's images on node1, with php-fpm's settings and database.
 fn floor_up() {
     floor_down();
-    lab(&[
+    lab_script(&[
         "exec",
         "node1",
         "--",
@@ -92,9 +58,10 @@ fn floor_up() {
          --env WORDPRESS_HTTP_BLOCK_EXTERNAL=true --limit-memory 256M example/wordpress:1"
     );
     docker(&php.split_whitespace().collect::<Vec<_>>());
+    // frontend too: a host-mode port needs a network with a way out (backend is internal).
     let http = format!(
         "service create --detach --name floor-http --constraint node.hostname==node1 \
-         --network backend --mount {tree},readonly --limit-memory 64M \
+         --network frontend --network backend --mount {tree},readonly --limit-memory 64M \
          --publish mode=host,target=80,published=8081 example/nginx:1 sh -c"
     );
     let mut args: Vec<&str> = http.split_whitespace().collect();
@@ -128,7 +95,7 @@ fn floor_down() {
         ])
         .output();
     std::thread::sleep(Duration::from_secs(2));
-    lab(&["exec", "node1", "--", "rm", "-rf", FLOOR_TREE]);
+    lab_script(&["exec", "node1", "--", "rm", "-rf", FLOOR_TREE]);
 }
 
 fn client(timeout: Duration) -> reqwest::blocking::Client {
@@ -196,7 +163,7 @@ fn at_rest() {
 }
 
 fn through_a_crash() {
-    let node = worker_with_tasks();
+    let node = worker_running(&["http", "php-fpm"]);
     println!("probing {SITE}/; crashing {node}, which runs http and php-fpm tasks");
     let prober = Prober::start(
         format!("{SITE}/"),
@@ -205,10 +172,10 @@ fn through_a_crash() {
     );
     std::thread::sleep(Duration::from_secs(30));
     let crashed = prober.elapsed();
-    lab(&["crash", &node]);
+    lab_script(&["crash", &node]);
     std::thread::sleep(Duration::from_secs(90));
     let restored = prober.elapsed();
-    lab(&["restore", &node]);
+    lab_script(&["restore", &node]);
     std::thread::sleep(Duration::from_secs(150));
     let probes = prober.stop();
     println!(
@@ -246,6 +213,12 @@ fn main() {
     if !site.get("/").1.contains(SITE_TITLE) {
         site.install("admin", "shoal-bench-admin");
     }
-    at_rest();
-    through_a_crash();
+    // ONLY=at-rest or ONLY=crash runs one part.
+    let only = std::env::var("ONLY").unwrap_or_default();
+    if only != "crash" {
+        at_rest();
+    }
+    if only != "at-rest" {
+        through_a_crash();
+    }
 }

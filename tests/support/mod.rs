@@ -371,6 +371,66 @@ impl Lab {
     }
 }
 
+/// Runs `deploy/lab/lab ARGS` (`crash node3`, `restore node3`, ...); returns its stdout,
+/// panics when it fails. For tests that hold the lab, and for benchmarks that share the
+/// example's running lab without a [`LabSession`] (whose end would reset it).
+pub fn lab_script(args: &[&str]) -> String {
+    let output = Command::new(repo_root().join("deploy/lab/lab"))
+        .args(args)
+        .output()
+        .expect("deploy/lab/lab runs");
+    assert!(
+        output.status.success(),
+        "lab {}: {}",
+        args.join(" "),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// Brings a crashed node back when dropped, also when the test fails (`lab up` repairs
+/// crashes).
+pub struct RestoreOnDrop;
+
+impl Drop for RestoreOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("deploy/lab/lab"))
+            .arg("up")
+            .output();
+    }
+}
+
+/// The nodes that run a task of `service` meant to run (node1's engine, the manager),
+/// sorted.
+pub fn nodes_running(service: &str) -> Vec<String> {
+    let ps = lab_script(&[
+        "exec",
+        "node1",
+        "--",
+        DOCKER,
+        "service",
+        "ps",
+        service,
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "{{.Node}}",
+    ]);
+    let mut nodes: Vec<String> = ps.lines().map(str::to_string).collect();
+    nodes.sort();
+    nodes
+}
+
+/// A worker (node2 or node3) that runs a task of every one of `services`.
+pub fn worker_running(services: &[&str]) -> String {
+    let running: Vec<Vec<String>> = services.iter().map(|s| nodes_running(s)).collect();
+    ["node2", "node3"]
+        .into_iter()
+        .find(|n| running.iter().all(|nodes| nodes.iter().any(|m| m == n)))
+        .unwrap_or_else(|| panic!("no worker runs a task of each of {services:?}"))
+        .to_string()
+}
+
 /// Copies a directory tree (desired-state fixtures) into `to`.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
