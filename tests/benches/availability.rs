@@ -12,7 +12,7 @@
 //!   served by an nginx and a php-fpm of the same images on node1 (host port 8081).
 //! - Through a crash: one request at a time to the front page, a 3 s timeout, 200 ms
 //!   apart, in three phases: BEFORE (30 s), DURING (from `lab crash NODE`, NODE a worker
-//!   running `http` and `php-fpm` tasks, to `lab restore NODE`, 90 s), AFTER (150 s: the
+//!   running the most `http` and `php-fpm` tasks, to `lab restore NODE`, 90 s), AFTER (150 s: the
 //!   node's return, the heal, the rebalance). For each: requests, failed ones (any answer
 //!   but 200, or none within 3 s), the longest run of failures, latency p50/p99 of the
 //!   answered ones.
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use shoal_tests::probe::{self, Prober};
 use shoal_tests::wordpress::{Browser, SITE_TITLE};
-use shoal_tests::{lab_script, repo_root, worker_running};
+use shoal_tests::{busiest_worker, lab_script, repo_root};
 
 const SITE: &str = "http://10.213.0.11";
 const FLOOR: &str = "http://10.213.0.11:8081";
@@ -163,8 +163,12 @@ fn at_rest() {
 }
 
 fn through_a_crash() {
-    let node = worker_running(&["http", "php-fpm"]);
-    println!("probing {SITE}/; crashing {node}, which runs http and php-fpm tasks");
+    let node = busiest_worker(&["http", "php-fpm"]);
+    println!(
+        "probing {SITE}/; crashing {node} (http on {:?}, php-fpm on {:?})",
+        nodes_running("http"),
+        nodes_running("php-fpm")
+    );
     let prober = Prober::start(
         format!("{SITE}/"),
         Duration::from_secs(3),
