@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use shoal_tests::probe::{self, Prober};
 use shoal_tests::wordpress::{Browser, SITE_TITLE};
-use shoal_tests::{busiest_worker, lab_script, repo_root};
+use shoal_tests::{busiest_worker, lab_script, nodes_running, repo_root};
 
 const SITE: &str = "http://10.213.0.11";
 const FLOOR: &str = "http://10.213.0.11:8081";
