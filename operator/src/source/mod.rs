@@ -5,13 +5,14 @@
 //! Loading never stops at the first problem: a broken document is reported and the rest
 //! is still loaded, so one run of `shoal validate` shows everything to fix.
 
+pub mod files;
 pub mod git;
 pub mod policy;
 pub mod validate;
 pub mod watch;
 pub mod yaml_index;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -47,49 +48,19 @@ pub struct Loaded {
 
 /// Loads every resource under `dir`.
 pub fn load_dir(dir: &Path) -> std::io::Result<Loaded> {
-    let mut files = Vec::new();
-    collect_yaml_files(dir, &mut files)?;
-    files.sort();
-    let mut loaded = Loaded::default();
-    for file in &files {
-        let text = std::fs::read_to_string(file);
-        let text = match text {
-            Ok(text) => text,
-            Err(error) => {
-                loaded.problems.push(Problem::error(
-                    Location::new(file.clone(), 1, 1),
-                    None,
-                    format!("cannot read file: {error}"),
-                ));
-                continue;
-            }
-        };
-        load_text(file, &text, &mut loaded);
+    let found = files::find_yaml_files(dir)?;
+    let mut loaded = Loaded {
+        problems: found.problems,
+        ..Loaded::default()
+    };
+    for file in &found.files {
+        match files::read_text(file) {
+            Ok(text) => load_text(file, &text, &mut loaded),
+            Err(problem) => loaded.problems.push(problem),
+        }
     }
-    loaded.desired.file_count = files.len();
+    loaded.desired.file_count = found.files.len();
     Ok(loaded)
-}
-
-fn collect_yaml_files(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if name.to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let path = entry.path();
-        // Follow symlinks: git-sync publishes the checkout as a symlinked directory.
-        let metadata = std::fs::metadata(&path)?;
-        if metadata.is_dir() {
-            collect_yaml_files(&path, files)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        ) {
-            files.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// Loads the documents of one file's text into `loaded`.
