@@ -79,7 +79,7 @@ fn errors_exit_1_and_list_every_problem_with_file_line_col() {
         stderr(&output),
         format!(
             "{root}/net.yaml:6:11: Network/n: spec.driver: unknown variant `bridge`, expected one of overlay\n\
-             {root}/web.yaml:7:13: Service/web: spec.replicas: invalid u64\n\
+             {root}/web.yaml:7:13: Service/web: spec.replicas: expected a whole number, 0 or more, not \"-1\"\n\
              2 error(s), 0 warning(s) in {root}\n"
         )
     );

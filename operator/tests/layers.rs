@@ -60,7 +60,8 @@ fn rank(module: &str) -> usize {
 fn sources(dir: &Path, found: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.is_dir() {
+        // Unit tests (`tests.rs`, or a `tests/` directory of them) may use any layer.
+        if path.is_dir() && !path.ends_with("tests") {
             sources(&path, found);
         } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("tests.rs") {
             found.push(path);

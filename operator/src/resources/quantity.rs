@@ -51,8 +51,11 @@ impl MemorySize {
             }
         };
         let bytes = number * multiplier as f64;
-        if !bytes.is_finite() || bytes > u64::MAX as f64 {
-            return Err(format!("size {text:?} is too large"));
+        // Docker holds a size as a signed 64-bit count of bytes (8 exbibytes less a byte).
+        if !bytes.is_finite() || bytes >= i64::MAX as f64 {
+            return Err(format!(
+                "size {text:?} is larger than Docker can hold (8388607T)"
+            ));
         }
         Ok(MemorySize {
             bytes: bytes.round() as u64,
@@ -166,11 +169,14 @@ impl Duration {
         if trimmed.starts_with('-') {
             return Err(format!("duration {text:?} is negative"));
         }
-        let value = humantime::parse_duration(trimmed).map_err(|e| {
-            format!("invalid duration {text:?}: {e} (write it like 10s, 1m30s or 500ms)")
+        let nanos = go_duration_nanos(trimmed).map_err(|why| {
+            format!(
+                "invalid duration {text:?}: {why} (write it as Docker does: a number and a \
+                 unit, ns, us, ms, s, m or h, repeated: 10s, 1m30s, 500ms, 1.5h)"
+            )
         })?;
         Ok(Duration {
-            value,
+            value: std::time::Duration::from_nanos(nanos),
             text: trimmed.to_string(),
         })
     }
@@ -186,6 +192,72 @@ impl Duration {
             .replace(' ', "");
         Duration { value, text }
     }
+}
+
+/// The longest duration Docker holds: Go's `time.Duration` is an int64 of nanoseconds.
+const GO_DURATION_MAX: u64 = i64::MAX as u64;
+
+/// Nanoseconds of a duration in the grammar of Go's `time.ParseDuration`, which Docker
+/// uses: `0`, or one or more of a decimal number (a fraction allowed) and a unit, with
+/// nothing between them. A fraction of a nanosecond is dropped, as Go drops it.
+fn go_duration_nanos(text: &str) -> Result<u64, String> {
+    if text == "0" {
+        return Ok(0);
+    }
+    if text.is_empty() {
+        return Err("empty".into());
+    }
+    let too_long = || "longer than Docker can hold (2562047h47m16.854775807s)".to_string();
+    let mut rest = text;
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let number_end = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        let (number, after) = rest.split_at(number_end);
+        let unit_end = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_end);
+        let per_unit: u128 = match unit {
+            "ns" => 1,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "" => return Err(format!("{number:?} has no unit")),
+            other => return Err(format!("unknown unit {other:?}")),
+        };
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        if whole.is_empty() && fraction.is_empty() {
+            return Err(format!("{unit:?} needs a number before it"));
+        }
+        if fraction.contains('.') {
+            return Err(format!("{number:?} is not a number"));
+        }
+        let whole: u128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| too_long())?
+        };
+        // 18 digits of fraction are finer than a nanosecond of any unit.
+        let (mut digits, mut scale) = (0u128, 1u128);
+        for digit in fraction.bytes().take(18) {
+            digits = digits * 10 + u128::from(digit - b'0');
+            scale *= 10;
+        }
+        let value = whole
+            .checked_mul(per_unit)
+            .and_then(|v| v.checked_add(digits * per_unit / scale))
+            .ok_or_else(too_long)?;
+        total = total.checked_add(value).ok_or_else(too_long)?;
+        if total > u128::from(GO_DURATION_MAX) {
+            return Err(too_long());
+        }
+        rest = next;
+    }
+    Ok(total as u64)
 }
 
 impl fmt::Display for Duration {
@@ -328,7 +400,15 @@ mod tests {
                 "1.2.3M",
                 "invalid size \"1.2.3M\": expected a number with an optional unit K, M, G or T",
             ),
+            (
+                "8388608T",
+                "size \"8388608T\" is larger than Docker can hold (8388607T)",
+            ),
         ];
+        assert_eq!(
+            MemorySize::parse("8388607T").unwrap().bytes(),
+            8_388_607 << 40
+        );
         for (text, message) in table {
             assert_eq!(MemorySize::parse(text).unwrap_err(), *message, "{text}");
         }
@@ -374,7 +454,11 @@ mod tests {
             ("1m30s", 90_000),
             ("500ms", 500),
             ("2h", 7_200_000),
-            ("1m 5s", 65_000),
+            ("1.5h", 5_400_000),
+            (".5s", 500),
+            ("1h2m3s4ms", 3_723_004),
+            ("0", 0),
+            ("2562047h", 9_223_369_200_000),
         ];
         for (text, millis) in table {
             assert_eq!(
@@ -387,11 +471,31 @@ mod tests {
             Duration::parse("-5s").unwrap_err(),
             "duration \"-5s\" is negative"
         );
-        assert!(
-            Duration::parse("10")
-                .unwrap_err()
-                .starts_with("invalid duration \"10\": ")
-        );
+        let hint = " (write it as Docker does: a number and a unit, ns, us, ms, s, m or h, \
+                    repeated: 10s, 1m30s, 500ms, 1.5h)";
+        for (text, why) in [
+            ("10", "\"10\" has no unit"),
+            ("10sec", "unknown unit \"sec\""),
+            ("1d", "unknown unit \"d\""),
+            ("1y", "unknown unit \"y\""),
+            ("10 seconds", "unknown unit \" seconds\""),
+            ("1m 5s", "unknown unit \"m \""),
+            ("s", "\"s\" needs a number before it"),
+            ("1.2.3s", "\"1.2.3\" is not a number"),
+            (
+                "2562048h",
+                "longer than Docker can hold (2562047h47m16.854775807s)",
+            ),
+            (
+                "99999999999999999999999999999999999999999h",
+                "longer than Docker can hold (2562047h47m16.854775807s)",
+            ),
+        ] {
+            assert_eq!(
+                Duration::parse(text).unwrap_err(),
+                format!("invalid duration {text:?}: {why}{hint}")
+            );
+        }
         assert_eq!(Duration::from_nanos(90_000_000_000).to_string(), "1m30s");
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod files;
 pub mod git;
+mod plain_words;
 pub mod policy;
 pub mod validate;
 pub mod watch;
@@ -83,6 +84,7 @@ pub fn load_text(file: &Path, text: &str, loaded: &mut Loaded) {
             return;
         }
     };
+    let line_starts = yaml_index::line_starts(text);
     for document in documents {
         let Some(root) = document.root else {
             continue;
@@ -96,7 +98,7 @@ pub fn load_text(file: &Path, text: &str, loaded: &mut Loaded) {
             ));
             continue;
         }
-        match load_document(&file, text, document) {
+        match load_document(&file, text, &line_starts, document) {
             Ok(resource) => loaded.desired.resources.push(resource),
             Err(problem) => loaded.problems.push(*problem),
         }
@@ -119,16 +121,15 @@ struct Manifest<S> {
 fn load_document(
     file: &Arc<Path>,
     text: &str,
+    line_starts: &[usize],
     document: DocumentIndex,
 ) -> Result<Resource, Box<Problem>> {
-    let at = |path: &str| {
-        let lc = document.locate(path);
-        Location {
-            file: file.clone(),
-            line: lc.line,
-            column: lc.column,
-        }
+    let at_lc = |lc: LineCol| Location {
+        file: file.clone(),
+        line: lc.line,
+        column: lc.column,
     };
+    let at = |path: &str| at_lc(document.locate(path));
     let kind_text = document.scalar("kind").map(str::to_string);
     let name = document.scalar("metadata.name").map(str::to_string);
     let resource_id = match (&kind_text, &name) {
@@ -141,11 +142,13 @@ fn load_document(
     };
 
     let kind = envelope_kind(&document, fail)?;
-    let isolated = yaml_index::isolate(text, &document);
-    let (metadata, spec) = parse_spec(kind, &isolated)
-        .map_err(|error| deserialize_problem(file, &document, resource_id.clone(), error))?;
+    let (isolated, lines_before) = yaml_index::isolate(text, line_starts, &document);
+    let (metadata, spec) = parse_spec(kind, isolated).map_err(|error| {
+        let (lc, message) = plain_words::tell(kind, &document, lines_before, &error);
+        Box::new(Problem::error(at_lc(lc), resource_id.clone(), message))
+    })?;
     let Some(spec) = spec else {
-        return Err(fail("", "missing field `spec`".into()));
+        return Err(fail("", "spec: missing (required)".into()));
     };
     Ok(Resource {
         metadata,
@@ -160,7 +163,7 @@ fn envelope_kind(
     fail: impl Fn(&str, String) -> Box<Problem>,
 ) -> Result<Kind, Box<Problem>> {
     match document.scalar("apiVersion") {
-        None => return Err(fail("", "missing field `apiVersion`".into())),
+        None => return Err(fail("", "apiVersion: missing (required)".into())),
         Some(API_VERSION) => {}
         Some(other) => {
             return Err(fail(
@@ -170,7 +173,7 @@ fn envelope_kind(
         }
     }
     let Some(kind_text) = document.scalar("kind") else {
-        return Err(fail("", "missing field `kind`".into()));
+        return Err(fail("", "kind: missing (required)".into()));
     };
     Kind::parse(kind_text).ok_or_else(|| {
         let known: Vec<_> = Kind::ALL.iter().map(|k| k.as_str()).collect();
@@ -205,35 +208,6 @@ fn parse_spec(kind: Kind, isolated: &str) -> Result<(Metadata, Option<Spec>), se
             (metadata, Some(Spec::Node(spec.unwrap_or_default())))
         }
     })
-}
-
-/// A deserialization error as a problem at the field it is about, named in the message.
-fn deserialize_problem(
-    file: &Arc<Path>,
-    document: &DocumentIndex,
-    resource_id: Option<String>,
-    error: serde_saphyr::Error,
-) -> Box<Problem> {
-    let lc = error
-        .location()
-        .map(|l| LineCol {
-            line: l.line() as usize,
-            column: l.column() as usize,
-        })
-        .unwrap_or_else(|| document.locate(""));
-    let mut message = yaml_index::strip_position(&error.to_string());
-    if let Some(path) = document.path_at(lc).filter(|p| !p.is_empty()) {
-        message = format!("{path}: {message}");
-    }
-    Box::new(Problem::error(
-        Location {
-            file: file.clone(),
-            line: lc.line,
-            column: lc.column,
-        },
-        resource_id,
-        message,
-    ))
 }
 
 fn parse<S: DeserializeOwned>(text: &str) -> Result<(Metadata, Option<S>), serde_saphyr::Error> {

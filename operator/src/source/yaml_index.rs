@@ -74,6 +74,13 @@ impl DocumentIndex {
         self.fields.get(path)?.scalar.as_deref()
     }
 
+    /// Every written key: its path and where the key is.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, LineCol)> {
+        self.fields
+            .iter()
+            .filter_map(|(path, site)| Some((path.as_str(), site.key?)))
+    }
+
     /// The path of the field whose value starts at `at` (deepest first), used to name the
     /// field in a deserialization error.
     pub fn path_at(&self, at: LineCol) -> Option<&str> {
@@ -98,7 +105,9 @@ impl DocumentIndex {
     }
 }
 
-fn parent_path(path: &str) -> Option<&str> {
+/// The path of the mapping or list holding `path` (`spec.mounts[0]` for
+/// `spec.mounts[0].source`; "" for a top-level key); `None` for "".
+pub(crate) fn parent_path(path: &str) -> Option<&str> {
     if path.is_empty() {
         return None;
     }
@@ -267,22 +276,30 @@ pub fn strip_position(message: &str) -> String {
     }
 }
 
-/// The text of one document alone, with every other line blanked, so that a parser run on
-/// it reports the same line numbers as in the whole file.
-pub fn isolate(text: &str, document: &DocumentIndex) -> String {
-    text.split_inclusive('\n')
-        .enumerate()
-        .map(|(index, line)| {
-            let number = index + 1;
-            if (document.first_line..=document.last_line).contains(&number) {
-                line
-            } else if line.ends_with('\n') {
-                "\n"
-            } else {
-                ""
-            }
-        })
+/// The byte offset where each line of `text` starts: computed once per file, so that
+/// cutting out each of its documents costs nothing more.
+pub fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(at, _)| at + 1))
         .collect()
+}
+
+/// The text of one document alone (its lines), and how many lines of the file come
+/// before it: a parser's line numbers within it plus that are the file's. Cutting, not
+/// copying the file with the other documents blanked, keeps loading a file of many
+/// documents linear.
+pub fn isolate<'a>(
+    text: &'a str,
+    line_starts: &[usize],
+    document: &DocumentIndex,
+) -> (&'a str, usize) {
+    let offset = document.first_line.saturating_sub(1);
+    let start = line_starts.get(offset).copied().unwrap_or(text.len());
+    let end = line_starts
+        .get(document.last_line)
+        .copied()
+        .unwrap_or(text.len());
+    (&text[start..end.max(start)], offset)
 }
 
 #[cfg(test)]
@@ -353,12 +370,12 @@ metadata:
     }
 
     #[test]
-    fn isolating_a_document_keeps_its_line_numbers() {
+    fn isolating_a_document_cuts_its_lines_and_counts_those_before() {
         let documents = index(TWO_DOCUMENTS).unwrap();
-        let second = isolate(TWO_DOCUMENTS, &documents[1]);
-        assert_eq!(second.lines().count(), 12);
-        assert_eq!(second.lines().nth(11), Some("  name: backend"));
-        assert_eq!(second.lines().nth(2), Some(""));
+        let starts = line_starts(TWO_DOCUMENTS);
+        let (second, before) = isolate(TWO_DOCUMENTS, &starts, &documents[1]);
+        assert_eq!(before, 8);
+        assert_eq!(second, "---\nkind: Network\nmetadata:\n  name: backend\n");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path};
 
-use super::{Findings, check_labels, is_octal_mode};
+use super::{Findings, check_labels, is_octal_mode, names};
 use crate::resources::gluster_volume::GlusterVolumeSpec;
 use crate::resources::{Desired, Resource};
 
@@ -16,7 +16,17 @@ pub(super) fn check(desired: &Desired, findings: &mut Findings) {
         check_options(resource, spec, findings);
         check_directories(resource, spec, findings);
         let mount_point = Path::new(&spec.mount_point);
-        if !spec.mount_point.starts_with('/') || mount_point == Path::new("/") {
+        if names::climbs(&spec.mount_point) {
+            findings.error(
+                resource,
+                "spec.mountPoint",
+                format!(
+                    "mountPoint {:?} has a `..`: write the path it leads to ({})",
+                    spec.mount_point,
+                    names::resolved(&spec.mount_point).display()
+                ),
+            );
+        } else if !spec.mount_point.starts_with('/') || mount_point == Path::new("/") {
             findings.error(
                 resource,
                 "spec.mountPoint",
@@ -125,6 +135,16 @@ fn check_bricks(resource: &Resource, spec: &GlusterVolumeSpec, findings: &mut Fi
                 resource,
                 &format!("{path}.path"),
                 format!("brick path {:?} must be absolute", brick.path),
+            );
+        } else if names::climbs(&brick.path) {
+            findings.error(
+                resource,
+                &format!("{path}.path"),
+                format!(
+                    "brick path {:?} has a `..`: write the path it leads to ({})",
+                    brick.path,
+                    names::resolved(&brick.path).display()
+                ),
             );
         } else if spec.mount_point.starts_with('/')
             && Path::new(&brick.path).starts_with(&spec.mount_point)

@@ -6,6 +6,7 @@
 
 mod capacity;
 mod cluster;
+mod names;
 pub mod policy;
 mod service;
 

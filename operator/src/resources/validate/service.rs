@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use super::names;
 use super::policy::Policy;
 use super::{Findings, check_labels, is_octal_mode};
 use crate::resources::constraint::Constraint;
@@ -47,6 +48,10 @@ pub(super) fn check(desired: &Desired, policy: &Policy, findings: &mut Findings)
     }
 }
 
+/// The smallest memory limit dockerd accepts for a container (6 MiB, "Minimum memory
+/// limit allowed is 6MB"): a task below it never starts.
+const DOCKER_MIN_MEMORY_LIMIT: u64 = 6 << 20;
+
 struct ServiceCheck<'a> {
     resource: &'a Resource,
     spec: &'a ServiceSpec,
@@ -61,6 +66,8 @@ impl ServiceCheck<'_> {
     fn image_and_mode(&mut self) {
         if self.spec.image.trim().is_empty() {
             self.error("spec.image", "image is empty");
+        } else if let Some(problem) = names::image_reference_problem(&self.spec.image) {
+            self.error("spec.image", problem);
         }
         if self.spec.mode == ServiceMode::Global && self.spec.replicas.is_some() {
             self.error(
@@ -111,6 +118,14 @@ impl ServiceCheck<'_> {
                 (None, Some(secret)) if secret.trim().is_empty() => {
                     self.error(&format!("{path}.secretFile"), "secretFile is empty")
                 }
+                (None, Some(secret)) => {
+                    if let Some(problem) = names::secret_name_problem(secret) {
+                        self.error(
+                            &format!("{path}.secretFile"),
+                            format!("secretFile {problem}"),
+                        );
+                    }
+                }
                 _ => {}
             }
         }
@@ -122,6 +137,11 @@ impl ServiceCheck<'_> {
             let path = format!("spec.secrets[{index}]");
             if secret.source.trim().is_empty() {
                 self.error(&format!("{path}.source"), "secret source is empty");
+            } else if let Some(problem) = names::secret_name_problem(&secret.source) {
+                self.error(
+                    &format!("{path}.source"),
+                    format!("secret source {problem}"),
+                );
             }
             let target = secret.target.as_deref().unwrap_or(&secret.source);
             if target.contains('/') && !target.starts_with("/run/secrets/") {
@@ -173,14 +193,22 @@ impl ServiceCheck<'_> {
                         self.error(&path, "a bind mount needs a source path");
                         continue;
                     };
-                    let source_path = Path::new(source);
+                    // Docker resolves `..` before binding: judge where the path leads.
+                    let source_path = names::resolved(source);
+                    let resolved = if source_path == Path::new(source) {
+                        String::new()
+                    } else {
+                        format!(" (that is {})", source_path.display())
+                    };
                     if !source.starts_with('/') {
                         self.error(
                             &format!("{path}.source"),
                             format!("bind mount source {source:?} must be an absolute path"),
                         );
-                    } else if !mount_points.iter().any(|mp| source_path.starts_with(mp))
-                        && !policy.allows_host_path(source_path)
+                    } else if !mount_points
+                        .iter()
+                        .any(|mp| source_path.starts_with(names::resolved(&mp.to_string_lossy())))
+                        && !policy.allows_host_path(&source_path)
                     {
                         let declared = if mount_points.is_empty() {
                             "none is declared".to_string()
@@ -194,7 +222,7 @@ impl ServiceCheck<'_> {
                         self.error(
                             &format!("{path}.source"),
                             format!(
-                                "bind mount source {source:?} lies under no GlusterVolume \
+                                "bind mount source {source:?}{resolved} lies under no GlusterVolume \
                                  mountPoint ({declared}) and no allowed host path: a host path \
                                  differs from node to node; move it onto a GlusterVolume or allow \
                                  it with --allow-host-path or allowHostPaths in .shoal-policy.yaml"
@@ -202,11 +230,14 @@ impl ServiceCheck<'_> {
                         );
                     }
                 }
-                MountKind::Volume => {
-                    if mount.source.as_deref().is_none_or(|s| s.trim().is_empty()) {
-                        self.error(&path, "a volume mount needs a source (the volume's name)");
+                MountKind::Volume => match mount.source.as_deref() {
+                    Some(source) if !source.trim().is_empty() => {
+                        if let Some(problem) = names::volume_name_problem(source) {
+                            self.error(&format!("{path}.source"), problem);
+                        }
                     }
-                }
+                    _ => self.error(&path, "a volume mount needs a source (the volume's name)"),
+                },
                 MountKind::Tmpfs => {
                     if mount.source.is_some() {
                         self.error(&format!("{path}.source"), "a tmpfs mount has no source");
@@ -274,6 +305,13 @@ impl ServiceCheck<'_> {
                 "maxReplicasPerNode must be at least 1 (leave it out for no limit)",
             );
         }
+        if self.spec.mode == ServiceMode::Global && placement.max_replicas_per_node.is_some() {
+            self.error(
+                "spec.placement.maxReplicasPerNode",
+                "maxReplicasPerNode cannot be set with mode: global (a global service runs one \
+                 task per node; docker refuses it)",
+            );
+        }
     }
 
     fn resources(&mut self) {
@@ -291,6 +329,14 @@ impl ServiceCheck<'_> {
             if let Some(cpus) = &amounts.cpus {
                 self.positive_cpus(&format!("{path}.cpus"), cpus);
             }
+        }
+        if let Some(memory) = limits.and_then(|l| l.memory.as_ref())
+            && (1..DOCKER_MIN_MEMORY_LIMIT).contains(&memory.bytes())
+        {
+            self.error(
+                "spec.resources.limits.memory",
+                format!("memory limit {memory} is below Docker's minimum of 6M"),
+            );
         }
         if let (Some(limits), Some(reservations)) = (limits, reservations) {
             self.reservation_within_limit(limits, reservations);

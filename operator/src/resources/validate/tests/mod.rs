@@ -68,7 +68,9 @@ fn unknown_field() {
 fn wrong_type() {
     assert_eq!(
         problems(&service("web", "  replicas: many\n")),
-        ["t.yaml:9:13: Service/web: spec.replicas: invalid u64"]
+        [
+            "t.yaml:9:13: Service/web: spec.replicas: expected a whole number, 0 or more, not \"many\""
+        ]
     );
 }
 
@@ -78,15 +80,15 @@ fn missing_required_field() {
         problems(
             "apiVersion: shoal/v1alpha1\nkind: Service\nmetadata:\n  name: web\nspec:\n  replicas: 2\n"
         ),
-        ["t.yaml:6:3: Service/web: spec: missing field `image`"]
+        ["t.yaml:5:1: Service/web: spec.image: missing (required)"]
     );
     assert_eq!(
         problems("apiVersion: shoal/v1alpha1\nkind: GlusterVolume\nmetadata:\n  name: storage\n"),
-        ["t.yaml:1:1: GlusterVolume/storage: missing field `spec`"]
+        ["t.yaml:1:1: GlusterVolume/storage: spec: missing (required)"]
     );
     assert_eq!(
         problems("kind: Network\nmetadata:\n  name: n\n"),
-        ["t.yaml:1:1: Network/n: missing field `apiVersion`"]
+        ["t.yaml:1:1: Network/n: apiVersion: missing (required)"]
     );
 }
 
@@ -584,3 +586,5 @@ fn start_first_with_a_host_mode_port_warns_of_a_stalled_rollout() {
         ]
     );
 }
+
+mod engine;
