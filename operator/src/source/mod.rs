@@ -76,11 +76,14 @@ pub fn load_text(file: &Path, text: &str, loaded: &mut Loaded) {
         Ok(documents) => documents,
         Err(error) => {
             loaded.desired.document_count += 1;
-            loaded.problems.push(Problem::error(
-                at(error.at),
-                None,
-                format!("YAML syntax error: {}", error.message),
-            ));
+            let message = if error.message.contains("recursion limit") {
+                "the document is nested too deeply to read".to_string()
+            } else {
+                format!("YAML syntax error: {}", error.message)
+            };
+            loaded
+                .problems
+                .push(Problem::error(at(error.at), None, message));
             return;
         }
     };

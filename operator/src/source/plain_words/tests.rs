@@ -78,3 +78,16 @@ fn env_written_as_compose_does_says_what_to_write() {
         ["t.yaml:7:13: Service/web: spec.networks: expected a list (lines starting with `- `)"]
     );
 }
+
+#[test]
+fn a_document_nested_too_deeply_says_so() {
+    let nested = format!(
+        "{HEAD}  image: nginx\n  labels:\n    a: {}{}\n",
+        "[".repeat(3000),
+        "]".repeat(3000)
+    );
+    assert_eq!(
+        problems(&nested),
+        ["t.yaml:8:263: the document is nested too deeply to read"]
+    );
+}
