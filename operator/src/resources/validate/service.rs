@@ -52,6 +52,9 @@ pub(super) fn check(desired: &Desired, policy: &Policy, findings: &mut Findings)
 /// limit allowed is 6MB"): a task below it never starts.
 const DOCKER_MIN_MEMORY_LIMIT: u64 = 6 << 20;
 
+/// The smallest CPU limit dockerd accepts ("Range of CPUs is from 0.01 to N").
+const DOCKER_MIN_NANO_CPUS: i64 = 10_000_000;
+
 struct ServiceCheck<'a> {
     resource: &'a Resource,
     spec: &'a ServiceSpec,
@@ -330,6 +333,14 @@ impl ServiceCheck<'_> {
                 self.positive_cpus(&format!("{path}.cpus"), cpus);
             }
         }
+        if let Some(cpus) = limits.and_then(|l| l.cpus.as_ref())
+            && (1..DOCKER_MIN_NANO_CPUS).contains(&cpus.nano_cpus())
+        {
+            self.error(
+                "spec.resources.limits.cpus",
+                format!("CPU limit {cpus} is below Docker's minimum of 0.01"),
+            );
+        }
         if let Some(memory) = limits.and_then(|l| l.memory.as_ref())
             && (1..DOCKER_MIN_MEMORY_LIMIT).contains(&memory.bytes())
         {
@@ -443,6 +454,18 @@ impl ServiceCheck<'_> {
                 "spec.healthcheck.test",
                 "healthcheck test must be [\"CMD\", program, args...], [\"CMD-SHELL\", command] \
                  or [\"NONE\"]",
+            );
+        }
+        let tuned = check.interval.is_some()
+            || check.timeout.is_some()
+            || check.retries.is_some()
+            || check.start_period.is_some();
+        if test.first().map(String::as_str) == Some("NONE") && tuned {
+            // docker: "--no-healthcheck conflicts with --health-* options".
+            self.error(
+                "spec.healthcheck.test",
+                "[\"NONE\"] disables the health check: interval, timeout, retries and \
+                 startPeriod cannot be set with it",
             );
         }
         for (field, duration) in [

@@ -141,3 +141,24 @@ fn paths_that_climb_out_are_judged_where_they_lead() {
         ]
     );
 }
+
+#[test]
+fn a_cpu_limit_below_dockers_minimum_and_a_disabled_check_with_settings() {
+    assert_eq!(
+        problems(
+            &service(
+                "web",
+                "  healthcheck:\n    test: [\"NONE\"]\n    interval: 10s\n"
+            )
+            .replace(
+                "limits: {memory: 64M}",
+                "limits: {memory: 64M, cpus: 0.005}"
+            )
+        ),
+        [
+            "t.yaml:8:33: Service/web: CPU limit 0.005 is below Docker's minimum of 0.01",
+            "t.yaml:10:5: Service/web: [\"NONE\"] disables the health check: interval, \
+             timeout, retries and startPeriod cannot be set with it",
+        ]
+    );
+}
