@@ -92,6 +92,7 @@ fn unexpected(expected: &str, path: &str) -> String {
         }
         "sequence start" => "expected a list (lines starting with `- `)".to_string(),
         "mapping start" => "expected a mapping (`key: value` lines)".to_string(),
+        "string scalar" => "expected text, not a list or a mapping".to_string(),
         other => format!("expected {other}"),
     }
 }

@@ -74,6 +74,10 @@ fn env_written_as_compose_does_says_what_to_write() {
         ]
     );
     assert_eq!(
+        problems(&format!("{HEAD}  image: [nginx]\n")),
+        ["t.yaml:6:10: Service/web: spec.image: expected text, not a list or a mapping"]
+    );
+    assert_eq!(
         problems(&format!("{HEAD}  image: nginx\n  networks: backend\n")),
         ["t.yaml:7:13: Service/web: spec.networks: expected a list (lines starting with `- `)"]
     );
