@@ -185,12 +185,32 @@ impl Duration {
         Self::from_nanos(self.nanos())
     }
 
+    /// The engine's nanoseconds, written in Go's units only (`25h`, `1m30s`, `1s500ms`), so
+    /// that what shoal writes (plans, the health check it keeps in a label) parses back.
     pub fn from_nanos(nanos: i64) -> Self {
-        let value = std::time::Duration::from_nanos(nanos.max(0) as u64);
-        let text = humantime::format_duration(value)
-            .to_string()
-            .replace(' ', "");
-        Duration { value, text }
+        let nanos = nanos.max(0) as u64;
+        let mut rest = nanos;
+        let mut text = String::new();
+        for (unit, size) in [
+            ("h", 3_600_000_000_000),
+            ("m", 60_000_000_000),
+            ("s", 1_000_000_000),
+            ("ms", 1_000_000),
+            ("us", 1_000),
+            ("ns", 1),
+        ] {
+            if rest >= size {
+                text.push_str(&format!("{}{unit}", rest / size));
+                rest %= size;
+            }
+        }
+        if text.is_empty() {
+            text.push_str("0s");
+        }
+        Duration {
+            value: std::time::Duration::from_nanos(nanos),
+            text,
+        }
     }
 }
 
@@ -352,7 +372,7 @@ quantity_serde!(
     "a duration such as 10s or 1m30s",
     "Duration",
     "A duration: 500ms, 10s, 1m30s, 2h.",
-    r"^\s*([0-9]+\s*[a-zµ]+\s*)+$"
+    r"^\s*(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)\s*$"
 );
 
 #[cfg(test)]
@@ -497,5 +517,17 @@ mod tests {
             );
         }
         assert_eq!(Duration::from_nanos(90_000_000_000).to_string(), "1m30s");
+        // What shoal writes parses back, a day and more included.
+        for nanos in [
+            0,
+            1_500_000_000,
+            90_000_000_000,
+            90_000_000_000_000,
+            i64::MAX,
+        ] {
+            let text = Duration::from_nanos(nanos).to_string();
+            assert_eq!(Duration::parse(&text).unwrap().nanos(), nanos, "{text}");
+        }
+        assert_eq!(Duration::from_nanos(90_000_000_000_000).to_string(), "25h");
     }
 }

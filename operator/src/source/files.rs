@@ -49,9 +49,7 @@ fn walk(dir: &Path, entries: std::fs::ReadDir, ancestors: &mut Vec<(u64, u64)>, 
         );
         let metadata = match std::fs::metadata(&path) {
             Ok(metadata) => metadata,
-            // A broken link named like a file of another kind (README.md) is not ours; one
-            // that may stand for a directory or a YAML file could hide resources.
-            Err(_) if !is_yaml && path.extension().is_some() => continue,
+            // Whatever its name, a broken link may stand for a directory of resources.
             Err(error) => {
                 found.problems.push(broken_link(&path, &error));
                 continue;

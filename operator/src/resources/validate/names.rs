@@ -1,7 +1,7 @@
 //! The grammars Docker checks names and references with, so that a name it would refuse
 //! is an error at its own line before anything is applied: image references (docker's
-//! distribution grammar, through oci-spec), swarm secret names, volume names, and paths
-//! as Docker resolves them.
+//! distribution grammar, through oci-spec), swarm secret names, volume names; and paths
+//! with `..`, which Docker, gluster and mount resolve to somewhere the text does not say.
 
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
@@ -75,7 +75,7 @@ pub fn volume_name_problem(name: &str) -> Option<String> {
     })
 }
 
-/// `path` as Docker resolves it (`/data/storage/../../etc` is `/etc`).
+/// `path` as Docker resolves it (`/data/storage/../../etc` is `/etc`), to tell the user.
 pub fn resolved(path: &str) -> PathBuf {
     Path::new(path).clean()
 }

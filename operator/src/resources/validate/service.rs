@@ -196,22 +196,25 @@ impl ServiceCheck<'_> {
                         self.error(&path, "a bind mount needs a source path");
                         continue;
                     };
-                    // Docker resolves `..` before binding: judge where the path leads.
-                    let source_path = names::resolved(source);
-                    let resolved = if source_path == Path::new(source) {
-                        String::new()
-                    } else {
-                        format!(" (that is {})", source_path.display())
-                    };
+                    let source_path = Path::new(source);
                     if !source.starts_with('/') {
                         self.error(
                             &format!("{path}.source"),
                             format!("bind mount source {source:?} must be an absolute path"),
                         );
-                    } else if !mount_points
-                        .iter()
-                        .any(|mp| source_path.starts_with(names::resolved(&mp.to_string_lossy())))
-                        && !policy.allows_host_path(&source_path)
+                    } else if names::climbs(source) {
+                        // Docker resolves `..` and binds elsewhere than the text says; the
+                        // volume's gate and the agent read the path as written.
+                        self.error(
+                            &format!("{path}.source"),
+                            format!(
+                                "bind mount source {source:?} has a `..`: write the path it \
+                                 leads to ({})",
+                                names::resolved(source).display()
+                            ),
+                        );
+                    } else if !mount_points.iter().any(|mp| source_path.starts_with(mp))
+                        && !policy.allows_host_path(source_path)
                     {
                         let declared = if mount_points.is_empty() {
                             "none is declared".to_string()
@@ -225,7 +228,7 @@ impl ServiceCheck<'_> {
                         self.error(
                             &format!("{path}.source"),
                             format!(
-                                "bind mount source {source:?}{resolved} lies under no GlusterVolume \
+                                "bind mount source {source:?} lies under no GlusterVolume \
                                  mountPoint ({declared}) and no allowed host path: a host path \
                                  differs from node to node; move it onto a GlusterVolume or allow \
                                  it with --allow-host-path or allowHostPaths in .shoal-policy.yaml"
@@ -461,11 +464,13 @@ impl ServiceCheck<'_> {
             || check.retries.is_some()
             || check.start_period.is_some();
         if test.first().map(String::as_str) == Some("NONE") && tuned {
-            // docker: "--no-healthcheck conflicts with --health-* options".
-            self.error(
+            // The engine ignores them; the docker CLI refuses the combination
+            // ("--no-healthcheck conflicts with --health-* options").
+            self.findings.warning(
+                self.resource,
                 "spec.healthcheck.test",
-                "[\"NONE\"] disables the health check: interval, timeout, retries and \
-                 startPeriod cannot be set with it",
+                "[\"NONE\"] disables the health check: its interval, timeout, retries and \
+                 startPeriod do nothing (the docker CLI refuses them together)",
             );
         }
         for (field, duration) in [

@@ -31,11 +31,12 @@ fn a_dangling_symlink_is_an_error_of_its_own_and_the_rest_is_loaded() {
     std::fs::write(dir.path().join("a.yaml"), SERVICE).unwrap();
     symlink("gone.yaml", dir.path().join("b.yaml")).unwrap();
     symlink("gone", dir.path().join("services")).unwrap();
-    // Not a file of ours: skipped.
-    symlink("gone.md", dir.path().join("README.md")).unwrap();
+    // A name with a dot may still be a directory (apps.d).
+    symlink("gone.d", dir.path().join("apps.d")).unwrap();
     assert_eq!(
         problems(dir.path()),
         [
+            "apps.d:1:1: cannot read: a symbolic link to gone.d, which does not exist",
             "b.yaml:1:1: cannot read: a symbolic link to gone.yaml, which does not exist",
             "services:1:1: cannot read: a symbolic link to gone, which does not exist",
         ]

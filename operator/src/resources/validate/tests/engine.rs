@@ -112,17 +112,16 @@ fn names_docker_would_refuse() {
 }
 
 #[test]
-fn paths_that_climb_out_are_judged_where_they_lead() {
+fn paths_with_dot_dot_are_refused_with_where_they_lead() {
     let mounts = "  mounts:\n    - {type: bind, source: /data/storage/../../etc, target: /etc2}\n    \
-                  - {type: bind, source: /data/storage/www/../uploads, target: /up}\n";
+                  - {type: bind, source: /data/x/../storage/www, target: /up}\n";
     assert_eq!(
         problems(&format!("{STORAGE}{}", service("web", mounts))),
         [
-            "t.yaml:22:28: Service/web: bind mount source \"/data/storage/../../etc\" (that is \
-             /etc) lies under no GlusterVolume mountPoint (declared: /data/storage) and no \
-             allowed host path: a host path differs from node to node; move it onto a \
-             GlusterVolume or allow it with --allow-host-path or allowHostPaths in \
-             .shoal-policy.yaml"
+            "t.yaml:22:28: Service/web: bind mount source \"/data/storage/../../etc\" has a \
+             `..`: write the path it leads to (/etc)",
+            "t.yaml:23:28: Service/web: bind mount source \"/data/x/../storage/www\" has a \
+             `..`: write the path it leads to (/data/storage/www)",
         ]
     );
     let volume = STORAGE
@@ -157,8 +156,9 @@ fn a_cpu_limit_below_dockers_minimum_and_a_disabled_check_with_settings() {
         ),
         [
             "t.yaml:8:33: Service/web: CPU limit 0.005 is below Docker's minimum of 0.01",
-            "t.yaml:10:5: Service/web: [\"NONE\"] disables the health check: interval, \
-             timeout, retries and startPeriod cannot be set with it",
+            "t.yaml:10:5: Service/web: warning: [\"NONE\"] disables the health check: its \
+             interval, timeout, retries and startPeriod do nothing (the docker CLI refuses them \
+             together)",
         ]
     );
 }
