@@ -19,7 +19,7 @@ struct ThreeManagers;
 
 impl ThreeManagers {
     fn up() -> ThreeManagers {
-        lab_command(&["up", "--managers", "3"]);
+        shoal_tests::lab_script(&["up", "--managers", "3"]);
         ThreeManagers
     }
 }
@@ -44,17 +44,6 @@ impl Drop for ThreeManagers {
 
 fn lab_script() -> std::path::PathBuf {
     repo_root().join("deploy/lab/lab")
-}
-
-fn lab_command(args: &[&str]) -> String {
-    let output = Command::new(lab_script()).args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "lab {}: {}",
-        args.join(" "),
-        stderr(&output)
-    );
-    stdout(&output)
 }
 
 /// `docker ARGS` on `node`'s own engine (any manager answers swarm calls).
@@ -94,7 +83,7 @@ fn get(node: &str, path: &str) -> (u16, String) {
 fn start_instance(node: &str, dir: &str) {
     let bin = shoal_bin();
     let listen = format!("0.0.0.0:{PORT}");
-    lab_command(&[
+    shoal_tests::lab_script(&[
         "start",
         node,
         UNIT,
@@ -207,7 +196,7 @@ fn the_instance_of_a_crashed_manager_is_replaced_within_the_lease_ttl() {
     });
 
     // Power cut of the acting instance's node: its engine, the swarm leader, goes with it.
-    lab_command(&["crash", "node1"]);
+    shoal_tests::lab_script(&["crash", "node1"]);
     let crashed = Instant::now();
     let survivors = ["node2", "node3"];
     let successor = wait("a successor acting", Duration::from_secs(90), || {
@@ -248,7 +237,7 @@ fn the_instance_of_a_crashed_manager_is_replaced_within_the_lease_ttl() {
 
     // node1 boots again, and its instance with it (the lab starts a host's units on boot,
     // as systemd does); it stands by.
-    lab_command(&["restore", "node1"]);
+    shoal_tests::lab_script(&["restore", "node1"]);
     let (_, why) = wait("node1 standing by", Duration::from_secs(60), || {
         let (code, why) = get("node1", "/readyz");
         (code == 503 && why.contains("standby")).then_some((code, why))

@@ -3,22 +3,24 @@
 
 use super::{STORAGE, problems, service};
 
+/// A service whose `resources.limits` mapping the test completes, at line 9 onwards.
+const LIMITS: &str = "apiVersion: shoal/v1alpha1\nkind: Service\nmetadata:\n  name: web\nspec:\n  \
+                      image: nginx\n  resources:\n    limits:\n";
+
 #[test]
 fn a_memory_limit_below_dockers_minimum() {
-    let base = "apiVersion: shoal/v1alpha1\nkind: Service\nmetadata:\n  name: web\nspec:\n  \
-                image: nginx\n  resources:\n    limits:\n";
     assert_eq!(
-        problems(&format!("{base}      memory: 4M\n")),
+        problems(&format!("{LIMITS}      memory: 4M\n")),
         ["t.yaml:9:15: Service/web: memory limit 4M is below Docker's minimum of 6M"]
     );
     assert_eq!(
-        problems(&format!("{base}      memory: 6M\n")),
+        problems(&format!("{LIMITS}      memory: 6M\n")),
         Vec::<String>::new()
     );
     // A reservation has no minimum.
     assert_eq!(
         problems(&format!(
-            "{base}      memory: 64M\n    reservations: {{memory: 1M}}\n"
+            "{LIMITS}      memory: 64M\n    reservations: {{memory: 1M}}\n"
         )),
         Vec::<String>::new()
     );
@@ -26,10 +28,8 @@ fn a_memory_limit_below_dockers_minimum() {
 
 #[test]
 fn sizes_and_durations_beyond_what_docker_holds() {
-    let base = "apiVersion: shoal/v1alpha1\nkind: Service\nmetadata:\n  name: web\nspec:\n  \
-                image: nginx\n  resources:\n    limits:\n";
     assert_eq!(
-        problems(&format!("{base}      memory: 9000000T\n")),
+        problems(&format!("{LIMITS}      memory: 9000000T\n")),
         [
             "t.yaml:9:15: Service/web: spec.resources.limits.memory: size \"9000000T\" is larger \
              than Docker can hold (8388607T)"
