@@ -3,6 +3,9 @@
 //!
 //! A test that needs the lab fails when the lab cannot come up; it never skips.
 
+pub mod bench;
+pub mod counting_proxy;
+pub mod engine_api;
 pub mod operator;
 pub mod probe;
 pub mod wordpress;
@@ -108,17 +111,25 @@ fn lock_lab() -> MutexGuard<'static, Lab> {
     lab.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Set by [`bench::use_release_build`]: tests run the debug build.
+static RELEASE: OnceLock<bool> = OnceLock::new();
+
 /// The shoal binary of this very source tree: built (or found fresh) by cargo once per
 /// test process, so a test never runs an older build left in target/.
 pub fn shoal_bin() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
+            let release = *RELEASE.get_or_init(|| false);
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            // The whole workspace's features, as `cargo test --workspace` builds it: no
+            // rebuild when the binary is fresh.
+            let mut args = vec!["build", "--quiet", "--workspace", "--bin", "shoal"];
+            if release {
+                args.push("--release");
+            }
             let built = Command::new(cargo)
-                // The whole workspace's features, as `cargo test --workspace` builds it:
-                // no rebuild when the binary is fresh.
-                .args(["build", "--quiet", "--workspace", "--bin", "shoal"])
+                .args(args)
                 .current_dir(repo_root())
                 .status()
                 .expect("cargo runs");
@@ -126,7 +137,11 @@ pub fn shoal_bin() -> PathBuf {
             let target = std::env::var("CARGO_TARGET_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|_| repo_root().join("target"));
-            target.join("debug/shoal")
+            target.join(if release {
+                "release/shoal"
+            } else {
+                "debug/shoal"
+            })
         })
         .clone()
 }

@@ -4,7 +4,10 @@
 //! rejection, or write one change) and the status to publish. The executor (`reconcile`) carries it
 //! out. Being pure, every decision is tested on recorded engine answers.
 
+use std::collections::HashMap;
+
 use super::events::DriftField;
+use super::observation::Observed;
 use super::shared::Snapshot;
 use super::status::{
     self, Condition, ConditionReason, DriftPolicy, Health, ResourceKey, ResourceStatus, Sync,
@@ -12,8 +15,9 @@ use super::status::{
 use crate::diff;
 use crate::observe::live::Live;
 use crate::plan::{self, Action, Blocked, Change, Plan};
-use crate::resources::{Kind, Resource};
+use crate::resources::{Kind, Resource, Spec};
 use crate::swarm::labels;
+use crate::swarm::render::{self as swarm_render, RenderError};
 use crate::swarm::rollout::{self, Rollout};
 
 /// What the controller remembers of a resource between its reconciles.
@@ -65,15 +69,14 @@ pub struct Decided {
     pub split_brain: Option<u64>,
 }
 
-/// Decides what to do about `key`. Pure.
+/// Decides what to do about `key` from an observation and the plan made from it. Pure.
 pub fn decide(
     key: &ResourceKey,
-    snapshot: &Snapshot,
-    live: &Live,
+    observed: &Observed,
     memory: &Memory,
     allow_mass_prune: bool,
 ) -> Decided {
-    let plan = plan::plan(&snapshot.desired, live);
+    let (snapshot, live, plan) = (&*observed.snapshot, &observed.live, observed.plan());
     let resource = snapshot.desired.find(key.kind, &key.name);
     let change = plan
         .changes
@@ -87,7 +90,7 @@ pub fn decide(
             resource,
             snapshot,
             live,
-            &plan,
+            plan,
             memory,
             allow_mass_prune,
         ),
@@ -95,11 +98,11 @@ pub fn decide(
     // A leftover (no longer desired) has a status while something remains to be done
     // about it: a prune refused, blocked or failing shows until it is gone.
     let status = (decision != Decision::Gone).then(|| {
-        let health = status::health(key, live, &plan, &snapshot.desired);
+        let health = status::health(key, live, plan, &snapshot.desired);
         let mut status = status_of(key, resource, health, &decision, memory);
         status
             .conditions
-            .extend(status::health_condition(key, &plan, &snapshot.desired));
+            .extend(status::health_condition(key, plan, &snapshot.desired));
         status
     });
     let split_brain = plan
@@ -126,6 +129,9 @@ fn decide_change(
 ) -> Decision {
     if let Some(why) = &change.blocked {
         return Decision::Blocked(why.clone());
+    }
+    if let Some(network) = resource.and_then(|r| network_not_created_yet(r, live)) {
+        return Decision::Blocked(Blocked::Render(RenderError::MissingNetwork(network)));
     }
     if let Some(resource) = resource {
         let hash = diff::desired_hash(&resource.spec);
@@ -164,6 +170,20 @@ fn decide_change(
     Decision::Apply {
         change: change.clone(),
         drift: false,
+    }
+}
+
+/// The network a desired service joins that the plan creates but the swarm has not yet.
+/// `apply` writes the plan in order; here each resource is reconciled on its own, so the
+/// service waits for its network's reconcile, whose engine event triggers it again,
+/// instead of failing on the engine's "network not found" and backing off.
+fn network_not_created_yet(resource: &Resource, live: &Live) -> Option<String> {
+    let Spec::Service(spec) = &resource.spec else {
+        return None;
+    };
+    match swarm_render::service(resource.name(), spec, HashMap::new(), None, live) {
+        Err(RenderError::MissingNetwork(network)) => Some(network),
+        _ => None,
     }
 }
 

@@ -32,8 +32,16 @@ pub fn keys_for_event(event: &EventMessage, desired: &Desired) -> Vec<ResourceKe
         Some(EventMessageTypeEnum::SERVICE) if !name.is_empty() => {
             vec![ResourceKey::new(Kind::Service, name)]
         }
+        // A network created or removed: itself, and the services waiting on it or using
+        // it.
         Some(EventMessageTypeEnum::NETWORK) if !name.is_empty() => {
-            vec![ResourceKey::new(Kind::Network, name)]
+            let services = desired
+                .services()
+                .filter(|(_, spec)| spec.networks.contains(&name))
+                .map(|(r, _)| ResourceKey::new(Kind::Service, r.name()));
+            std::iter::once(ResourceKey::new(Kind::Network, name.clone()))
+                .chain(services)
+                .collect()
         }
         Some(EventMessageTypeEnum::NODE) => {
             // Node events name the node by hostname; a Node resource may rename it.
@@ -180,7 +188,8 @@ mod tests {
                     vec!["Service/web"],
                     vec![],
                     vec!["Node/node2"],
-                    vec!["Network/appnet"],
+                    // web joins appnet.
+                    vec!["Network/appnet", "Service/web"],
                     vec!["Service/web"],
                 ],
                 "engine {engine}"

@@ -85,11 +85,12 @@ pub async fn watch<E: Engine>(
             .get(&context.engine, &snapshot, context.agent_port)
             .await;
         match observed {
-            Ok(live) => {
-                if !look(&context, &mut watches, &snapshot, &live, &triggers).await {
+            Ok(observed) => {
+                let live = &observed.live;
+                if !look(&context, &mut watches, &snapshot, live, &triggers).await {
                     return;
                 }
-                rebalance(&context, &mut watches, &snapshot, &live, timing.settle).await;
+                rebalance(&context, &mut watches, &snapshot, live, timing.settle).await;
             }
             Err(error) => tracing::debug!(%error, "watching nodes and volumes: observing failed"),
         }

@@ -8,8 +8,12 @@
 //! observation was taken after the change it is about. Any write by shoal drops it. Only
 //! one observation is in flight at a time; the reconciles that arrive meanwhile wait for
 //! it and share it.
+//!
+//! The plan made from an observation is shared the same way: every reconcile decides
+//! from the plan of all resources (its own change may depend on others'), and planning
+//! 1,000 services once per reconcile made a pass cost O(n²).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
@@ -19,13 +23,36 @@ use super::engine::Engine;
 use super::shared::Snapshot;
 use crate::observe::ObserveError;
 use crate::observe::live::Live;
+use crate::plan::{self, Plan};
+
+/// One observation of the live state, for the desired-state it was taken for, and the
+/// plan between the two (made on first use: the node and volume watch needs none).
+pub struct Observed {
+    pub snapshot: Arc<Snapshot>,
+    pub live: Live,
+    plan: OnceLock<Plan>,
+}
+
+impl Observed {
+    pub fn new(snapshot: Arc<Snapshot>, live: Live) -> Observed {
+        Observed {
+            snapshot,
+            live,
+            plan: OnceLock::new(),
+        }
+    }
+
+    /// Everything desired-state asks of the live state, planned once.
+    pub fn plan(&self) -> &Plan {
+        self.plan
+            .get_or_init(|| plan::plan(&self.snapshot.desired, &self.live))
+    }
+}
 
 struct Taken {
     /// When the observation started: the conservative age.
     started: Instant,
-    /// The desired-state it was made for (what is observed depends on it).
-    snapshot: Arc<Snapshot>,
-    live: Arc<Live>,
+    observed: Arc<Observed>,
 }
 
 pub struct SharedObservation {
@@ -45,28 +72,30 @@ impl SharedObservation {
     }
 
     /// The live state for `snapshot`: the latest observation if fresh, a new one if not.
+    /// Its plan comes with it: made once for all who share it.
     pub async fn get<E: Engine>(
         &self,
         engine: &E,
         snapshot: &Arc<Snapshot>,
         agent_port: Option<u16>,
-    ) -> Result<Arc<Live>, ObserveError> {
+    ) -> Result<Arc<Observed>, ObserveError> {
         let mut latest = self.latest.lock().await;
+        // The desired-state it was made for counts: what is observed depends on it.
         if let Some(taken) = latest.as_ref()
             && taken.started.elapsed() < self.max_age
-            && Arc::ptr_eq(&taken.snapshot, snapshot)
+            && Arc::ptr_eq(&taken.observed.snapshot, snapshot)
         {
-            return Ok(taken.live.clone());
+            return Ok(taken.observed.clone());
         }
         let started = Instant::now();
         self.made.inc();
-        let live = Arc::new(engine.observe(&snapshot.desired, agent_port).await?);
+        let live = engine.observe(&snapshot.desired, agent_port).await?;
+        let observed = Arc::new(Observed::new(snapshot.clone(), live));
         *latest = Some(Taken {
             started,
-            snapshot: snapshot.clone(),
-            live: live.clone(),
+            observed: observed.clone(),
         });
-        Ok(live)
+        Ok(observed)
     }
 
     /// After a write: the next reconcile observes anew.
@@ -92,7 +121,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_burst_shares_one_observation_until_a_write_or_a_new_revision() {
+    async fn a_burst_shares_one_observation_and_its_plan_until_a_write_or_a_new_revision() {
         let engine = FakeEngine::with(crate::observe::recorded::live(CURRENT, "applied"));
         let made = Counter::default();
         // Reused for 250 ms at most: far longer than this test's calls take.
@@ -102,8 +131,11 @@ mod tests {
             observation.get(&engine, &first, None),
             observation.get(&engine, &first, None)
         );
-        assert!(Arc::ptr_eq(&a.unwrap(), &b.unwrap()));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(engine.observations.load(Ordering::Relaxed), 1);
+        // One plan for all who share the observation.
+        assert!(std::ptr::eq(a.plan(), b.plan()));
 
         observation.invalidate().await;
         observation.get(&engine, &first, None).await.unwrap();

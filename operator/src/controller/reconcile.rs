@@ -57,10 +57,10 @@ pub async fn reconcile<E: Engine>(ctx: &Context<E>, key: &ResourceKey) -> Reconc
         .observation
         .get(&ctx.engine, &snapshot, ctx.agent_port)
         .await;
-    let live = match observed {
-        Ok(live) => {
+    let observed = match observed {
+        Ok(observed) => {
             ctx.shared.update_readiness(|r| r.engine_error = None);
-            live
+            observed
         }
         Err(error) => {
             ctx.shared
@@ -77,9 +77,9 @@ pub async fn reconcile<E: Engine>(ctx: &Context<E>, key: &ResourceKey) -> Reconc
         }
     };
     let memory = ctx.shared.memory(key);
-    let decided = decide(key, &snapshot, &live, &memory, ctx.allow_mass_prune);
+    let decided = decide(key, &observed, &memory, ctx.allow_mass_prune);
     tracing::debug!(decision = ?decided.decision, "decided");
-    act(ctx, key, &snapshot, &live, decided).await
+    act(ctx, key, &snapshot, &observed.live, decided).await
 }
 
 /// Carries a decision out.

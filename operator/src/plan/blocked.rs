@@ -45,7 +45,9 @@ impl Blocked {
     pub fn clears_by_itself(&self) -> bool {
         matches!(
             self,
-            Blocked::VolumeNotStarted { .. } | Blocked::VolumeNotMounted { .. }
+            Blocked::VolumeNotStarted { .. }
+                | Blocked::VolumeNotMounted { .. }
+                | Blocked::Render(RenderError::MissingNetwork(_))
         )
     }
 }

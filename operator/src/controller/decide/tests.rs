@@ -58,6 +58,11 @@ fn with_web_rollout(mut live: Live, state: State, message: &str) -> Live {
     live
 }
 
+/// An observation of `live` taken for `snapshot`.
+fn observed(snapshot: Snapshot, live: &Live) -> Observed {
+    Observed::new(std::sync::Arc::new(snapshot), live.clone())
+}
+
 fn decision(decided: &Decided) -> &Decision {
     &decided.decision
 }
@@ -68,8 +73,7 @@ fn in_sync_is_synced_and_healthy() {
     let memory = Memory::default();
     let decided = decide(
         &web(),
-        &snapshot(desired.clone()),
-        &recorded("applied"),
+        &observed(snapshot(desired.clone()), &recorded("applied")),
         &memory,
         false,
     );
@@ -91,8 +95,7 @@ fn a_hand_made_change_is_drift_corrected_or_reported_by_policy() {
     };
     let decided = decide(
         &web(),
-        &snapshot(desired.clone()),
-        &recorded("drifted"),
+        &observed(snapshot(desired.clone()), &recorded("drifted")),
         &synced,
         false,
     );
@@ -113,8 +116,7 @@ fn a_hand_made_change_is_drift_corrected_or_reported_by_policy() {
     // After a restart nothing is remembered: the object's spec-hash label tells.
     let decided = decide(
         &web(),
-        &snapshot(desired.clone()),
-        &recorded("drifted"),
+        &observed(snapshot(desired.clone()), &recorded("drifted")),
         &Memory::default(),
         false,
     );
@@ -134,8 +136,7 @@ fn a_hand_made_change_is_drift_corrected_or_reported_by_policy() {
         .insert(status::DRIFT_ANNOTATION.into(), "report".into());
     let decided = decide(
         &web(),
-        &snapshot(report),
-        &recorded("drifted"),
+        &observed(snapshot(report), &recorded("drifted")),
         &synced,
         false,
     );
@@ -160,8 +161,7 @@ fn a_change_of_desired_state_is_not_drift() {
     };
     let decided = decide(
         &web(),
-        &snapshot(with_web_replicas(4)),
-        &recorded("applied"),
+        &observed(snapshot(with_web_replicas(4)), &recorded("applied")),
         &memory,
         false,
     );
@@ -182,7 +182,12 @@ fn a_spec_swarm_rolled_back_is_reported_once_and_never_written_again() {
         ..Memory::default()
     };
     let live = rolled_back_web(recorded("applied"));
-    let decided = decide(&web(), &snapshot(desired.clone()), &live, &written, false);
+    let decided = decide(
+        &web(),
+        &observed(snapshot(desired.clone()), &live),
+        &written,
+        false,
+    );
     let message = "swarm rolled the update back (rollback completed): fix desired-state; shoal \
                    will not write this spec again";
     assert_eq!(
@@ -210,7 +215,12 @@ fn a_spec_swarm_rolled_back_is_reported_once_and_never_written_again() {
         previous: Some(status),
         ..written.clone()
     };
-    let decided = decide(&web(), &snapshot(desired.clone()), &live, &again, false);
+    let decided = decide(
+        &web(),
+        &observed(snapshot(desired.clone()), &live),
+        &again,
+        false,
+    );
     assert!(matches!(
         decision(&decided),
         Decision::RolledBack { first: false, .. }
@@ -219,8 +229,7 @@ fn a_spec_swarm_rolled_back_is_reported_once_and_never_written_again() {
     // A new desired spec is tried.
     let decided = decide(
         &web(),
-        &snapshot(with_web_replicas(5)),
-        &live,
+        &observed(snapshot(with_web_replicas(5)), &live),
         &again,
         false,
     );
@@ -230,7 +239,12 @@ fn a_spec_swarm_rolled_back_is_reported_once_and_never_written_again() {
     ));
 
     // Not written by this instance (a restart): written once more.
-    let decided = decide(&web(), &snapshot(desired), &live, &Memory::default(), false);
+    let decided = decide(
+        &web(),
+        &observed(snapshot(desired), &live),
+        &Memory::default(),
+        false,
+    );
     assert!(matches!(decision(&decided), Decision::Apply { .. }));
 }
 
@@ -245,8 +259,7 @@ fn a_hand_made_change_during_no_rollback_is_drift_not_a_rollback() {
     // drifted: web is "updating" (the hand-made change), not rolled back.
     let decided = decide(
         &web(),
-        &snapshot(desired),
-        &recorded("drifted"),
+        &observed(snapshot(desired), &recorded("drifted")),
         &written,
         false,
     );
@@ -264,8 +277,7 @@ fn a_missing_secret_blocks_and_needs_someone() {
         .retain(|s| s.spec.as_ref().and_then(|s| s.name.as_deref()) != Some("web"));
     let decided = decide(
         &web(),
-        &snapshot(desired()),
-        &live,
+        &observed(snapshot(desired()), &live),
         &Memory::default(),
         false,
     );
@@ -282,6 +294,42 @@ fn a_missing_secret_blocks_and_needs_someone() {
 }
 
 #[test]
+fn a_service_waits_for_the_network_the_same_burst_creates() {
+    let mut live = recorded("applied");
+    live.networks
+        .retain(|n| n.name.as_deref() != Some("appnet"));
+    live.services
+        .retain(|s| s.spec.as_ref().and_then(|s| s.name.as_deref()) != Some("web"));
+    let desired = desired();
+    // apply writes the network first, so its plan holds nothing back...
+    let plan = plan::plan(&desired, &live);
+    let web_change = plan.changes.iter().find(|c| c.name == "web").unwrap();
+    assert_eq!(
+        (web_change.action, &web_change.blocked),
+        (Action::Create, &None)
+    );
+    // ...but a reconcile of web alone waits for appnet's, which triggers it.
+    let decided = decide(
+        &web(),
+        &observed(snapshot(desired), &live),
+        &Memory::default(),
+        false,
+    );
+    assert_eq!(
+        decision(&decided),
+        &Decision::Blocked(Blocked::Render(RenderError::MissingNetwork(
+            "appnet".into()
+        )))
+    );
+    let status = decided.status.unwrap();
+    assert_eq!(status.conditions[0].reason, ConditionReason::Waiting);
+    assert_eq!(
+        status.conditions[0].message,
+        "network \"appnet\" does not exist yet"
+    );
+}
+
+#[test]
 fn a_resource_removed_from_desired_state_is_pruned_unless_most_would_go() {
     // worker is gone from desired-state: one of two services is not a mass prune.
     let mut desired = desired();
@@ -289,8 +337,7 @@ fn a_resource_removed_from_desired_state_is_pruned_unless_most_would_go() {
     let worker = ResourceKey::new(Kind::Service, "worker");
     let decided = decide(
         &worker,
-        &snapshot(desired.clone()),
-        &recorded("applied"),
+        &observed(snapshot(desired.clone()), &recorded("applied")),
         &Memory::default(),
         false,
     );
@@ -309,8 +356,7 @@ fn a_resource_removed_from_desired_state_is_pruned_unless_most_would_go() {
     desired.resources.retain(|r| r.kind() != Kind::Service);
     let decided = decide(
         &worker,
-        &snapshot(desired.clone()),
-        &recorded("applied"),
+        &observed(snapshot(desired.clone()), &recorded("applied")),
         &Memory::default(),
         false,
     );
@@ -318,8 +364,7 @@ fn a_resource_removed_from_desired_state_is_pruned_unless_most_would_go() {
     assert_eq!(decided.status.unwrap().sync, Sync::OutOfSync);
     let decided = decide(
         &worker,
-        &snapshot(desired),
-        &recorded("applied"),
+        &observed(snapshot(desired), &recorded("applied")),
         &Memory::default(),
         true,
     );
@@ -331,8 +376,7 @@ fn neither_desired_nor_live_is_gone() {
     let key = ResourceKey::new(Kind::Service, "never-was");
     let decided = decide(
         &key,
-        &snapshot(desired()),
-        &recorded("applied"),
+        &observed(snapshot(desired()), &recorded("applied")),
         &Memory::default(),
         false,
     );
@@ -351,7 +395,12 @@ fn a_rolled_back_drift_correction_is_caught_and_a_rollback_by_hand_is_drift() {
         ..Memory::default()
     };
     let live = rolled_back_web(recorded("drifted"));
-    let decided = decide(&web(), &snapshot(desired.clone()), &live, &written, false);
+    let decided = decide(
+        &web(),
+        &observed(snapshot(desired.clone()), &live),
+        &written,
+        false,
+    );
     assert!(matches!(
         decision(&decided),
         Decision::RolledBack { first: true, .. }
@@ -363,7 +412,12 @@ fn a_rolled_back_drift_correction_is_caught_and_a_rollback_by_hand_is_drift() {
         State::ROLLBACK_STARTED,
         rollout::MANUAL_ROLLBACK,
     );
-    let decided = decide(&web(), &snapshot(desired), &by_hand, &written, false);
+    let decided = decide(
+        &web(),
+        &observed(snapshot(desired), &by_hand),
+        &written,
+        false,
+    );
     assert!(matches!(
         decision(&decided),
         Decision::Apply { drift: true, .. }
@@ -379,7 +433,7 @@ fn a_settled_rollback_to_what_desired_state_asks_is_healthy() {
         ..Memory::default()
     };
     let live = rolled_back_web(recorded("applied"));
-    let decided = decide(&web(), &snapshot(desired), &live, &written, false);
+    let decided = decide(&web(), &observed(snapshot(desired), &live), &written, false);
     assert_eq!(decision(&decided), &Decision::Synced);
     assert_eq!(decided.status.unwrap().health, Health::Healthy);
 }

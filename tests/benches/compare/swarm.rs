@@ -1,0 +1,95 @@
+//! What the harness reads from the swarm, the same way for every tool: whether the
+//! services of a generation all run, whether they are gone, and how many services a
+//! step wrote.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use shoal_tests::engine_api::EngineApi;
+
+use crate::specs::{LABEL, REPLICAS, round_env};
+
+/// How often the harness looks: the figures are this precise.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Every one of `size` labelled services runs exactly `REPLICAS` tasks of `generation`,
+/// all in state running, and no task of another generation is meant to run.
+pub fn converged(api: &EngineApi, size: usize, generation: u32) -> bool {
+    let services = api.services_labelled(LABEL);
+    if services.len() != size {
+        return false;
+    }
+    let ids: Vec<&str> = services.iter().filter_map(|s| s["ID"].as_str()).collect();
+    let wanted = round_env(generation);
+    let mut running: BTreeMap<&str, u64> = BTreeMap::new();
+    let tasks = api.tasks_meant_to_run();
+    for task in &tasks {
+        let Some(service) = task["ServiceID"].as_str().filter(|id| ids.contains(id)) else {
+            continue;
+        };
+        let env = &task["Spec"]["ContainerSpec"]["Env"];
+        let current = env
+            .as_array()
+            .is_some_and(|e| e.iter().any(|v| v == &wanted));
+        if !current || task["Status"]["State"] != "running" {
+            return false;
+        }
+        *running.entry(service).or_default() += 1;
+    }
+    ids.iter()
+        .all(|id| running.get(id).copied().unwrap_or(0) == REPLICAS)
+}
+
+/// No labelled service is left and the swarm lists no task.
+pub fn removed(api: &EngineApi) -> bool {
+    api.services_labelled(LABEL).is_empty() && api.tasks().is_empty()
+}
+
+/// Polls `done` until it holds; the time since `since`. Panics after `timeout`.
+pub fn wait_until(
+    what: &str,
+    since: Instant,
+    timeout: Duration,
+    mut done: impl FnMut() -> bool,
+) -> Duration {
+    loop {
+        if done() {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < timeout,
+            "{what}: not done after {timeout:?}"
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Each labelled service's `Version.Index`, by name: a write moves it.
+pub fn versions(api: &EngineApi) -> BTreeMap<String, u64> {
+    api.services_labelled(LABEL)
+        .iter()
+        .map(|s| {
+            let name = s["Spec"]["Name"].as_str().unwrap_or_default().to_string();
+            (name, s["Version"]["Index"].as_u64().unwrap_or(0))
+        })
+        .collect()
+}
+
+/// How many services of `before` have another version in `after`.
+pub fn written(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> usize {
+    before
+        .iter()
+        .filter(|(name, version)| after.get(*name) != Some(version))
+        .count()
+}
+
+/// Waits until no node holds a task container: the next tool starts on idle engines.
+pub fn wait_for_idle_nodes() {
+    let nodes = ["node1", "node2", "node3"].map(EngineApi::node);
+    wait_until(
+        "task containers gone",
+        Instant::now(),
+        Duration::from_secs(180),
+        || nodes.iter().all(|n| n.task_containers().is_empty()),
+    );
+}
