@@ -3,7 +3,8 @@
 //! first (the others as backups; a mount from another server is drift, corrected), an
 //! fstab line kept with `--manage-fstab`, this host's brick directories exist (gluster
 //! makes a brick's last directory only), and every declared directory (and every bind
-//! source on the volume) exists with its owner and mode. Status is served over HTTP.
+//! source on the volume) exists with its owner and mode, made by the first brick's host
+//! alone. Status is served over HTTP.
 
 pub mod mounts;
 pub mod report;
@@ -97,7 +98,7 @@ async fn converge_volume(
         let line = mounts::fstab_line(&server, name, mount_point, &backups);
         keep_fstab_line(&options.fstab, mount_point, &line, status)?;
     }
-    make_volume_directories(desired, spec, status)
+    make_volume_directories(desired, spec, local, status)
 }
 
 /// gluster creates a brick's own directory but not its parents, and only a host can make
@@ -173,22 +174,33 @@ fn keep_fstab_line(
     Ok(())
 }
 
-/// The declared directories inside the mounted volume, and the bind sources on it.
+/// The host whose agent makes the directories inside a volume: the first brick's. Only
+/// one: right after a volume starts, two hosts making the same directory at the same
+/// moment each reached a different set of bricks, and the directory got two gfids (a
+/// gfid split-brain gluster never heals by itself; every file written under it then
+/// waited to heal: the example's wordpress directory, in CI).
+fn directory_maker(spec: &GlusterVolumeSpec) -> Option<&str> {
+    spec.bricks.first().map(|brick| brick.node.as_str())
+}
+
+/// The declared directories inside the mounted volume, and the bind sources on it: made
+/// (and their owner and mode kept) by the maker's agent; the others wait to see them.
 fn make_volume_directories(
     desired: &Desired,
     spec: &GlusterVolumeSpec,
+    local: &str,
     status: &mut VolumeStatus,
 ) -> Result<(), String> {
     let mount_point = Path::new(&spec.mount_point);
-    for directory in &spec.directories {
-        let path = mount_point.join(&directory.path);
-        ensure_directory(
-            &path,
-            directory.owner.as_deref(),
-            directory.mode.as_deref(),
-            status,
-        )?;
-    }
+    let maker = directory_maker(spec).unwrap_or(local);
+    let mut wanted: Vec<(PathBuf, Option<&str>, Option<&str>)> = spec
+        .directories
+        .iter()
+        .map(|d| {
+            let path = mount_point.join(&d.path);
+            (path, d.owner.as_deref(), d.mode.as_deref())
+        })
+        .collect();
     // Bind sources on the volume must exist too, or the tasks mounting them fail.
     for (_, service) in desired.services() {
         for mount in service.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
@@ -196,8 +208,18 @@ fn make_volume_directories(
                 continue;
             };
             if source.starts_with(mount_point) && !source.exists() && source.extension().is_none() {
-                ensure_directory(source, None, None, status)?;
+                wanted.push((source.to_path_buf(), None, None));
             }
+        }
+    }
+    for (path, owner, mode) in wanted {
+        if maker == local {
+            ensure_directory(&path, owner, mode, status)?;
+        } else if !path.is_dir() {
+            return Err(format!(
+                "{} is not there yet: the agent on {maker} (the first brick's host) makes it",
+                path.display()
+            ));
         }
     }
     Ok(())
@@ -338,6 +360,72 @@ mod tests {
         let mut response = String::new();
         stream.read_to_string(&mut response).await.unwrap();
         response
+    }
+
+    /// A volume mounted (here: a plain directory) at `mount_point`, its first brick on
+    /// node1, declaring `wordpress`, and a service binding `wordpress/uploads` from it.
+    fn volume_at(mount_point: &Path) -> Desired {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = format!(
+            "apiVersion: shoal/v1alpha1
+kind: GlusterVolume
+metadata: {{name: storage}}
+spec:
+  replica: 3
+  bricks:
+    - {{node: node1, path: /data/bricks/storage}}
+    - {{node: node2, path: /data/bricks/storage}}
+    - {{node: node3, path: /data/bricks/storage}}
+  mountPoint: {}
+  directories:
+    - {{path: wordpress, mode: \"0750\"}}
+---
+apiVersion: shoal/v1alpha1
+kind: Service
+metadata: {{name: web}}
+spec:
+  image: nginx:1
+  mounts:
+    - {{type: bind, source: {}/wordpress/uploads, target: /uploads}}
+",
+            mount_point.display(),
+            mount_point.display()
+        );
+        std::fs::write(dir.path().join("all.yaml"), yaml).unwrap();
+        let validation = validate_dir(dir.path(), &ValidateOptions::default()).unwrap();
+        assert_eq!(validation.errors(), 0, "{:?}", validation.problems);
+        validation.desired
+    }
+
+    #[test]
+    fn only_the_first_bricks_host_makes_directories_the_others_wait_for_them() {
+        let mount = tempfile::tempdir().unwrap();
+        let desired = volume_at(mount.path());
+        let (_, spec) = desired.gluster_volumes().next().unwrap();
+        let mut status = VolumeStatus::default();
+        let waiting = make_volume_directories(&desired, spec, "node2", &mut status);
+        assert_eq!(
+            waiting,
+            Err(format!(
+                "{}/wordpress is not there yet: the agent on node1 (the first brick's host) makes it",
+                mount.path().display()
+            ))
+        );
+        assert!(!mount.path().join("wordpress").exists());
+
+        make_volume_directories(&desired, spec, "node1", &mut status).unwrap();
+        let wordpress = mount.path().join("wordpress");
+        assert_eq!(
+            status.actions,
+            [
+                format!("created {}", wordpress.display()),
+                format!("mode of {} set to 0750", wordpress.display()),
+                format!("created {}/uploads", wordpress.display()),
+            ]
+        );
+        let mut status = VolumeStatus::default();
+        make_volume_directories(&desired, spec, "node3", &mut status).unwrap();
+        assert!(status.actions.is_empty(), "{:?}", status.actions);
     }
 
     #[tokio::test]

@@ -72,6 +72,9 @@ fn main() {
                 let tool = tools[(i + round) % tools.len()];
                 eprintln!("size {size}, round {}, {}", round + 1, tool.name());
                 one_round(&lab, tool, size, &mut results);
+                // The services are gone; their containers stop at their own pace, and
+                // the network can be removed only after them.
+                swarm::wait_for_idle_nodes();
                 lab.reset();
                 swarm::wait_for_idle_nodes();
             }

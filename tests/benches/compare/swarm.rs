@@ -89,7 +89,7 @@ pub fn wait_for_idle_nodes() {
     wait_until(
         "task containers gone",
         Instant::now(),
-        Duration::from_secs(180),
+        Duration::from_secs(300),
         || nodes.iter().all(|n| n.task_containers().is_empty()),
     );
 }
