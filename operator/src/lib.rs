@@ -32,6 +32,7 @@ pub mod diff;
 pub mod gluster;
 pub mod heal;
 pub mod host;
+pub mod import;
 pub mod observe;
 pub mod plan;
 pub mod resources;

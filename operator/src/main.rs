@@ -10,6 +10,7 @@ use shoal::agent::AgentOptions;
 use shoal::commands::apply::ApplyOptions;
 use shoal::commands::{self, logging};
 use shoal::controller::run::{RunOptions, SourceOptions};
+use shoal::import::compose::ComposeOptions;
 use shoal::source::git::GitSource;
 use shoal::source::validate::ValidateOptions;
 
@@ -106,11 +107,37 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:9850")]
         server: String,
     },
+    /// Write desired-state from what people run today.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Write the JSON Schema of every resource kind (to stdout without --out).
     Schema {
         /// Directory to write KIND.schema.json files into, e.g. crds/.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// From compose files, read as `docker stack deploy -c FILE...` reads them: one
+    /// resource file per service; every field not carried over is printed with its
+    /// file:line. Existing files are never overwritten.
+    Compose {
+        /// Compose files, merged in order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Variables for ${VAR} (default: .env next to the first file); the environment
+        /// overrides them.
+        #[arg(long)]
+        env_file: Option<PathBuf>,
+        /// The stack the files run as (`docker stack deploy ... NAME`): resources keep
+        /// its names (NAME_web, NAME_default), so shoal can take the stack over.
+        #[arg(long)]
+        stack: Option<String>,
+        /// Directory to write services/ and networks/ into.
+        #[arg(long, default_value = "desired-state")]
+        out: PathBuf,
     },
 }
 
@@ -312,6 +339,19 @@ fn main() -> miette::Result<ExitCode> {
         }
         Command::Run(args) => runtime.block_on(commands::run::run(args.options()))?,
         Command::Status { server } => runtime.block_on(commands::status::run(&server))?,
+        Command::Import(ImportCommand::Compose {
+            files,
+            env_file,
+            stack,
+            out,
+        }) => commands::import::compose(
+            &ComposeOptions {
+                files,
+                env_file,
+                stack,
+            },
+            &out,
+        )?,
         Command::Schema { out } => {
             commands::schema::run(out.as_deref())?;
             0
