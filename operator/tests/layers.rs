@@ -20,7 +20,7 @@ const ORDER: [&str; 11] = [
 ];
 
 /// Module path prefix -> layer; the longest prefix wins.
-const LAYERS: [(&str, &str); 24] = [
+const LAYERS: [(&str, &str); 26] = [
     ("commands", "commands"),
     ("controller", "controller"),
     ("agent", "agent"),
@@ -30,6 +30,7 @@ const LAYERS: [(&str, &str); 24] = [
     ("swarm::wait", "apply"),
     ("swarm::force", "apply"),
     ("swarm::render", "diff"),
+    ("swarm::keep", "diff"),
     ("gluster", "adapters"),
     ("gluster::apply", "apply"),
     ("plan", "plan"),
@@ -45,6 +46,7 @@ const LAYERS: [(&str, &str); 24] = [
     ("swarm::engine", "adapters"),
     ("gluster::ops", "adapters"),
     ("host", "adapters"),
+    ("import", "adapters"),
 ];
 
 fn rank(module: &str) -> usize {

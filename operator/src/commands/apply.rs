@@ -119,7 +119,7 @@ async fn wait_for_services(docker: &Docker, report: &ApplyReport, timeout: Durat
 fn summary(report: &ApplyReport, blocked: usize, converged: bool) -> String {
     let count = |action| report.applied.iter().filter(|c| c.action == action).count();
     format!(
-        "Apply {}: {} created, {} updated, {} deleted, {} replaced, {} blocked; {} engine write(s), {} conflict(s) retried.",
+        "Apply {}: {} created, {} updated, {} deleted, {} replaced, {}{} blocked; {} engine write(s), {} conflict(s) retried.",
         if converged && blocked == 0 {
             "complete"
         } else {
@@ -129,6 +129,10 @@ fn summary(report: &ApplyReport, blocked: usize, converged: bool) -> String {
         count(Action::Update),
         count(Action::Delete),
         count(Action::Replace),
+        match count(Action::Adopt) {
+            0 => String::new(),
+            adopted => format!("{adopted} adopted, "),
+        },
         blocked,
         report.engine_writes,
         report.conflicts_retried,
@@ -141,6 +145,7 @@ fn past_tense(action: Action) -> &'static str {
         Action::Update => "updated",
         Action::Delete => "deleted",
         Action::Replace => "replaced",
+        Action::Adopt => "adopted",
     }
 }
 

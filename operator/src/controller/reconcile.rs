@@ -289,6 +289,7 @@ fn action_word(action: Action) -> &'static str {
         Action::Update => "updated in place",
         Action::Delete => "deleted (no longer in desired-state)",
         Action::Replace => "replaced",
+        Action::Adopt => "adopted (taken over in place)",
     }
 }
 

@@ -64,6 +64,8 @@ pub struct ImportedResource {
     pub spec: ImportedSpec,
     /// Said in the written file's header: which file and entry it was made from.
     pub origin: String,
+    /// Whether it takes over the live object of its name (`shoal.io/adopt`).
+    pub adopt: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]

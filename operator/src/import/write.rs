@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{ImportedResource, ImportedSpec};
-use crate::resources::{API_VERSION, Metadata};
+use crate::resources::{ADOPT, API_VERSION, Metadata};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -27,7 +27,11 @@ pub fn render(resources: &[ImportedResource], command: &str) -> Vec<(PathBuf, St
             let metadata = Metadata {
                 name: resource.name.clone(),
                 labels: BTreeMap::new(),
-                annotations: BTreeMap::new(),
+                annotations: if resource.adopt {
+                    BTreeMap::from([(ADOPT.to_string(), "true".to_string())])
+                } else {
+                    BTreeMap::new()
+                },
             };
             let (dir, body) = match &resource.spec {
                 ImportedSpec::Service(spec) => ("services", yaml("Service", metadata, &**spec)),

@@ -36,7 +36,15 @@ impl Live {
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
         }
         Ok(Live {
-            services: read(dir, "services.json")?,
+            services: {
+                let path = dir.join("services.json");
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let answer =
+                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                super::services::from_engine_json(answer)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+            },
             tasks: read(dir, "tasks.json")?,
             nodes: read(dir, "nodes.json")?,
             networks: read(dir, "networks.json")?,

@@ -7,6 +7,7 @@ pub mod gluster;
 pub mod live;
 #[cfg(test)]
 pub mod recorded;
+pub mod services;
 pub mod swarm;
 
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The swarm as the engine lists it: five list calls, run concurrently.
 
 use bollard::Docker;
-use bollard::query_parameters::{ListServicesOptions, ListTasksOptions};
+use bollard::query_parameters::ListTasksOptions;
 
 use super::live::Live;
 use crate::swarm::engine::EngineError;
@@ -9,10 +9,7 @@ use crate::swarm::engine::EngineError;
 /// The whole swarm in five list calls, run concurrently: services (with task counts),
 /// tasks, nodes, networks, secrets. One list beats one inspect per object.
 pub async fn observe(docker: &Docker) -> Result<Live, EngineError> {
-    let services = docker.list_services(Some(ListServicesOptions {
-        status: Some(true),
-        ..Default::default()
-    }));
+    let services = super::services::list(docker);
     let tasks = docker.list_tasks(None::<ListTasksOptions>);
     let nodes = docker.list_nodes(None);
     let networks = docker.list_networks(None);
@@ -20,7 +17,7 @@ pub async fn observe(docker: &Docker) -> Result<Live, EngineError> {
     let (services, tasks, nodes, networks, secrets) =
         tokio::join!(services, tasks, nodes, networks, secrets);
     Ok(Live {
-        services: services.map_err(EngineError::call("listing services"))?,
+        services: services?,
         tasks: tasks.map_err(EngineError::call("listing tasks"))?,
         nodes: nodes.map_err(EngineError::call("listing nodes"))?,
         networks: networks.map_err(EngineError::call("listing networks"))?,

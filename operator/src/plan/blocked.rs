@@ -37,6 +37,12 @@ pub enum Blocked {
     },
     /// Desired-state changes the volume's arbiter.
     ArbiterChange,
+    /// An adopted network differs from desired-state: networks cannot change in place,
+    /// and one shoal did not create is not shoal's to replace.
+    AdoptedNetworkDiffers { name: String },
+    /// An adopted service runs in the other mode (replicated, global): that would be a
+    /// delete and create, not a take-over.
+    AdoptModeDiffers { name: String },
 }
 
 impl Blocked {
@@ -81,6 +87,17 @@ impl fmt::Display for Blocked {
                 write!(f, "still in use by {}", services.join(", "))
             }
             Blocked::Render(error) => error.fmt(f),
+            Blocked::AdoptedNetworkDiffers { name } => write!(
+                f,
+                "network {name:?} is adopted, and networks cannot change in place: make \
+                 desired-state match it (or remove it by hand and drop the shoal.io/adopt \
+                 annotation, so that shoal creates it)"
+            ),
+            Blocked::AdoptModeDiffers { name } => write!(
+                f,
+                "service {name:?} runs in the other mode: taking it over would delete and \
+                 create it; make desired-state's mode match, adopt it, then change the mode"
+            ),
             Blocked::VolumeNotStarted { volume, source } => write!(
                 f,
                 "waiting for {volume} to be created and started: {source} lies on it"

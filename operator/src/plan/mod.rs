@@ -33,6 +33,9 @@ pub enum Action {
     Delete,
     /// Delete and create again: the engine cannot make this change in place.
     Replace,
+    /// Take over a live service shoal did not create (`shoal.io/adopt: "true"`): written
+    /// in place with shoal's labels, and the fields desired-state changes.
+    Adopt,
 }
 
 /// One change to one object.
@@ -111,6 +114,10 @@ impl Plan {
             self.count(Action::Update),
             self.count(Action::Delete) + replace
         );
+        let adopt = self.count(Action::Adopt);
+        if adopt > 0 {
+            summary.push_str(&format!(" {adopt} to adopt."));
+        }
         let blocked = self.blocked();
         if blocked > 0 {
             summary.push_str(&format!(" {blocked} blocked."));
@@ -203,8 +210,10 @@ fn plan_networks(desired: &Desired, live: &Live, plan: &mut Plan) {
             });
             continue;
         };
-        if network.driver.as_deref() != Some("overlay")
-            || !labels::is_managed(network.labels.as_ref())
+        let adopted = resource.metadata.adopts() && network.driver.as_deref() == Some("overlay");
+        if !adopted
+            && (network.driver.as_deref() != Some("overlay")
+                || !labels::is_managed(network.labels.as_ref()))
         {
             plan.changes.push(Change {
                 kind: Kind::Network,
@@ -225,6 +234,20 @@ fn plan_networks(desired: &Desired, live: &Live, plan: &mut Plan) {
             &desired_fields,
         );
         if fields.is_empty() {
+            continue;
+        }
+        if !labels::is_managed(network.labels.as_ref()) {
+            // Adopted: a network's labels cannot change, so it stays unlabelled, and
+            // replacing what shoal did not create is not shoal's to do.
+            plan.changes.push(Change {
+                kind: Kind::Network,
+                name: name.clone(),
+                action: Action::Replace,
+                fields,
+                restarts_tasks: false,
+                blocked: Some(Blocked::AdoptedNetworkDiffers { name }),
+                volume_ops: Vec::new(),
+            });
             continue;
         }
         let users = services_using_network(live, network.id.as_deref().unwrap_or_default());
@@ -286,6 +309,27 @@ fn plan_services(desired: &Desired, live: &Live, plan: &mut Plan) {
                 blocked,
                 volume_ops: Vec::new(),
             }),
+            Some(service)
+                if !labels::is_managed(service.spec.as_ref().and_then(|s| s.labels.as_ref()))
+                    && resource.metadata.adopts() =>
+            {
+                let live_spec =
+                    observed::service(&service.spec.clone().unwrap_or_default(), &network_names);
+                let fields = diff::service(&live_spec, spec);
+                let blocked = blocked.or_else(|| {
+                    (live_spec.mode != spec.mode)
+                        .then(|| Blocked::AdoptModeDiffers { name: name.clone() })
+                });
+                plan.changes.push(Change {
+                    kind: Kind::Service,
+                    name,
+                    action: Action::Adopt,
+                    restarts_tasks: fields.iter().any(|f| diff::restarts_tasks(&f.path)),
+                    fields,
+                    blocked,
+                    volume_ops: Vec::new(),
+                });
+            }
             Some(service)
                 if !labels::is_managed(service.spec.as_ref().and_then(|s| s.labels.as_ref())) =>
             {

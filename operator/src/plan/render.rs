@@ -174,10 +174,17 @@ fn change_text(change: &Change, p: &Palette, out: &mut String) {
         Action::Update => ("~", p.yellow, "will be updated in place"),
         Action::Delete => ("-", p.red, "will be deleted"),
         Action::Replace => ("-/+", p.red, "must be replaced (deleted, then created)"),
+        Action::Adopt => (
+            "~",
+            p.yellow,
+            "will be adopted (shoal takes it over in place)",
+        ),
     };
     let restarts = match change.action {
-        Action::Update if change.restarts_tasks => ", restarting its tasks",
-        Action::Update if change.kind == crate::resources::Kind::Service => ", tasks keep running",
+        Action::Update | Action::Adopt if change.restarts_tasks => ", restarting its tasks",
+        Action::Update | Action::Adopt if change.kind == crate::resources::Kind::Service => {
+            ", tasks keep running"
+        }
         _ => "",
     };
     out.push_str(&format!(
@@ -227,6 +234,7 @@ struct JsonSummary {
     update: usize,
     delete: usize,
     replace: usize,
+    adopt: usize,
     blocked: usize,
 }
 
@@ -245,6 +253,7 @@ pub fn json(plan: &Plan) -> String {
             update: plan.count(Action::Update),
             delete: plan.count(Action::Delete),
             replace: plan.count(Action::Replace),
+            adopt: plan.count(Action::Adopt),
             blocked: plan.blocked(),
         },
     };

@@ -266,7 +266,7 @@ fn json_output_has_the_documented_shape() {
                      "reservation_bytes": 16777216, "why": {"max_replicas_per_node": 1}}]}
                 ]
             },
-            "summary": {"create": 0, "update": 1, "delete": 0, "replace": 0, "blocked": 0}
+            "summary": {"create": 0, "update": 1, "delete": 0, "replace": 0, "adopt": 0, "blocked": 0}
         })
     );
     // A blocked change says why, in words.

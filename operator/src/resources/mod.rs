@@ -79,6 +79,19 @@ pub struct Metadata {
     pub annotations: BTreeMap<String, String>,
 }
 
+impl Metadata {
+    /// Whether the resource takes over a live object of its name that shoal did not
+    /// create (`shoal.io/adopt: "true"`, written by `shoal import`).
+    pub fn adopts(&self) -> bool {
+        self.annotations
+            .get(ADOPT)
+            .is_some_and(|value| value == "true")
+    }
+}
+
+/// The annotation that lets a resource take over a live object shoal did not create.
+pub const ADOPT: &str = "shoal.io/adopt";
+
 /// The spec of a resource, one variant per kind.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]

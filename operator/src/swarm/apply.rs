@@ -20,6 +20,7 @@ use crate::plan::{Action, Change, Plan};
 use crate::resources::node::Availability;
 use crate::resources::{Desired, Kind, Spec};
 use crate::swarm::engine::EngineError;
+use crate::swarm::keep;
 use crate::swarm::labels;
 use crate::swarm::render;
 
@@ -161,7 +162,7 @@ impl Applier<'_> {
                 if action == Action::Replace {
                     self.delete_service(name).await?;
                 }
-                if action == Action::Update {
+                if action == Action::Update || action == Action::Adopt {
                     return (|| self.update_service(name))
                         .retry(conflict_backoff())
                         .when(EngineError::is_conflict)
@@ -254,7 +255,7 @@ impl Applier<'_> {
             tokio::time::sleep(delay).await;
         }
         let live = self.refreshed_networks().await?;
-        let engine = render::service(
+        let mut engine = render::service(
             name,
             spec,
             self.service_labels(name, spec),
@@ -262,6 +263,12 @@ impl Applier<'_> {
             &live,
         )
         .map_err(|e| EngineError::Refused(format!("updating service {name}: {e}")))?;
+        let current = current.spec.unwrap_or_default();
+        let changes = diff::service(
+            &crate::diff::observed::service(&current, &live.network_names()),
+            spec,
+        );
+        keep::keep_unchanged(&current, &mut engine, &keep::changed_fields(&changes));
         self.wrote();
         self.docker
             .update_service(

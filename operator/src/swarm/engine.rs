@@ -26,6 +26,9 @@ pub enum EngineError {
     /// shoal refused to send the call: what it would send is not possible yet.
     #[error("{0}")]
     Refused(String),
+    /// An answer read without bollard (observe::services) could not be had or read.
+    #[error("{what}: {message}")]
+    Read { what: String, message: String },
     #[error("{what}: {source}")]
     Call {
         what: String,

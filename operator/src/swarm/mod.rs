@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod engine;
 pub mod force;
+pub mod keep;
 pub mod labels;
 pub mod render;
 pub mod rollout;

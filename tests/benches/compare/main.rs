@@ -77,6 +77,7 @@ fn main() {
                 swarm::wait_for_idle_nodes();
                 lab.reset();
                 swarm::wait_for_idle_nodes();
+                swarm::wait_for_no_overlays();
             }
         }
     }

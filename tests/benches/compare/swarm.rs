@@ -93,3 +93,22 @@ pub fn wait_for_idle_nodes() {
         || nodes.iter().all(|n| n.task_containers().is_empty()),
     );
 }
+
+/// After a reset: waits until no node lists an overlay network but `ingress`. A node
+/// still holding a removed overlay's subnet fails the tasks of the next network given the
+/// same subnet ("Pool overlaps with other one on this address space"), and the update
+/// that started them pauses for good.
+pub fn wait_for_no_overlays() {
+    let nodes = ["node1", "node2", "node3"].map(EngineApi::node);
+    let holds_overlay = |node: &EngineApi| {
+        node.list("/networks", serde_json::json!({"driver": ["overlay"]}))
+            .iter()
+            .any(|n| n["Name"] != "ingress")
+    };
+    wait_until(
+        "overlay networks gone from every node",
+        Instant::now(),
+        Duration::from_secs(300),
+        || !nodes.iter().any(holds_overlay),
+    );
+}

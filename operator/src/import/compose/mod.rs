@@ -87,6 +87,7 @@ pub fn import(options: &ComposeOptions) -> Result<Imported, ImportError> {
                 name,
                 spec: ImportedSpec::Network(spec),
                 origin,
+                adopt: options.stack.is_some(),
             }),
     );
     names.report_objects(&loaded, &mut imported.notes);

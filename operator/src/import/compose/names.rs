@@ -13,6 +13,8 @@ use crate::resources::network::NetworkSpec;
 
 /// The label `docker stack deploy` puts on everything of a stack.
 pub const STACK_NAMESPACE: &str = "com.docker.stack.namespace";
+/// The label `docker stack deploy` puts on a service: its image as the file wrote it.
+pub const STACK_IMAGE: &str = "com.docker.stack.image";
 
 pub struct Names {
     stack: Option<String>,
@@ -31,6 +33,10 @@ impl Names {
                 .unwrap_or_else(|| "default".to_string()),
         };
         Names { stack, project }
+    }
+
+    pub fn stack(&self) -> Option<&str> {
+        self.stack.as_deref()
     }
 
     /// A service's name: `STACK_web` under a stack, else `web`.

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::deploy;
 use super::load::Loaded;
 use super::merge::scalar_text;
-use super::names::Names;
+use super::names::{Names, STACK_IMAGE, STACK_NAMESPACE};
 use super::service_fields;
 use crate::import::{ImportedResource, ImportedSpec, Note};
 use crate::resources::quantity::Duration;
@@ -137,11 +137,19 @@ pub fn service(
     if spec.mode == ServiceMode::Global {
         spec.replicas = None;
     }
+    if let Some(stack) = names.stack() {
+        // What `docker stack deploy` puts on the service itself.
+        spec.labels
+            .insert(STACK_NAMESPACE.to_string(), stack.to_string());
+        spec.labels
+            .insert(STACK_IMAGE.to_string(), spec.image.clone());
+    }
     let (file, line) = loaded.locate(&ctx.path);
     Some(ImportedResource {
         name: names.service(key),
         spec: ImportedSpec::Service(Box::new(spec)),
         origin: format!("service {key} of {}:{line}", file.display()),
+        adopt: names.stack().is_some(),
     })
 }
 

@@ -59,6 +59,8 @@ apiVersion: shoal/v1alpha1
 kind: Service
 metadata:
   name: site_db
+  annotations:
+    shoal.io/adopt: \"true\"
 spec:
   image: example/mariadb:1
   mode: replicated
@@ -104,6 +106,9 @@ spec:
     retries: 5
     startPeriod: 30s
   stopGracePeriod: 1m
+  labels:
+    com.docker.stack.image: example/mariadb:1
+    com.docker.stack.namespace: site
 "
     );
     let lb = file(&files, "services/site_loadbalancer.yaml");

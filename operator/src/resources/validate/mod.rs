@@ -127,6 +127,22 @@ fn check_annotations(resource: &Resource, findings: &mut Findings) {
                 ),
             ),
             "shoal.io/drift" => {}
+            "shoal.io/adopt" if !matches!(resource.kind(), Kind::Service | Kind::Network) => {
+                findings.error(
+                    resource,
+                    &path,
+                    "shoal.io/adopt applies to Services and Networks only",
+                )
+            }
+            "shoal.io/adopt" if value != "true" && value != "false" => findings.error(
+                resource,
+                &path,
+                format!(
+                    "adopt {value:?}: use \"true\" (take over the live object of this name) \
+                     or \"false\""
+                ),
+            ),
+            "shoal.io/adopt" => {}
             "shoal.io/rebalance" if resource.kind() != Kind::Service => findings.error(
                 resource,
                 &path,
