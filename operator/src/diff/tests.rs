@@ -152,7 +152,14 @@ fn the_engines_answer_the_health_check_under_a_key_bollard_does_not_read() {
         let by_bollard = by_bollard
             .iter()
             .find(|s| s.spec.as_ref().and_then(|s| s.name.as_deref()) == Some("web"))
-            .and_then(|s| s.spec.as_ref()?.task_template.as_ref()?.container_spec.clone());
+            .and_then(|s| {
+                s.spec
+                    .as_ref()?
+                    .task_template
+                    .as_ref()?
+                    .container_spec
+                    .clone()
+            });
         assert_eq!(
             by_bollard.unwrap().health_check,
             None,
