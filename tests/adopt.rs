@@ -1,5 +1,6 @@
 //! Taking over a stack people deployed with `docker stack deploy`, in the lab: `shoal
-//! import compose --stack` and then `shoal apply` writes only shoal's labels (the same
+//! import swarm` and `shoal import compose --stack` both plan adoptions that change no
+//! field, and `shoal apply` then writes only shoal's labels (the same
 //! task and container IDs before and after: swarm restarted nothing), a second plan shows
 //! no change, and `shoal run` then manages the stack (a `docker service scale` by hand is
 //! set back).
@@ -85,6 +86,8 @@ fn a_stack_deployed_by_hand_is_taken_over_without_restarting_a_task() {
     lab.docker(&["stack", "deploy", "-c", compose, "adopt"]);
     let before = wait_running(&lab);
 
+    plans_only_adoptions(&lab, import_swarm(&lab).path());
+
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().to_str().unwrap();
     let imported = shoal_ok(
@@ -100,20 +103,7 @@ fn a_stack_deployed_by_hand_is_taken_over_without_restarting_a_task() {
         "{imported}"
     );
 
-    // The plan adopts the three services and changes no field of any.
-    let output = lab.shoal(&[&["plan", dir][..], &ALLOW].concat());
-    let plan = stdout(&output);
-    assert_eq!(output.status.code(), Some(2), "{plan}\n{}", stderr(&output));
-    for service in STACK_SERVICES {
-        let adoption = format!(
-            "  # Service/{service} will be adopted (shoal takes it over in place), tasks keep running\n  ~ Service/{service}\n\n"
-        );
-        assert!(plan.contains(&adoption), "{service} in:\n{plan}");
-    }
-    assert!(
-        plan.ends_with("Plan: 0 to create, 0 to update, 0 to delete. 3 to adopt.\n"),
-        "{plan}"
-    );
+    plans_only_adoptions(&lab, out.path());
 
     let applied = shoal_ok(
         &lab,
@@ -140,6 +130,37 @@ fn a_stack_deployed_by_hand_is_taken_over_without_restarting_a_task() {
     // The scale made by hand removed a task; the correction starts one again.
     assert_eq!(wait_running(&lab).len(), 4);
     lab.reset();
+}
+
+/// `shoal import swarm --stack adopt` into a new directory.
+fn import_swarm(lab: &Lab) -> tempfile::TempDir {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let imported = shoal_ok(lab, &["import", "swarm", "--stack", "adopt", "--out", dir]);
+    assert!(
+        imported.ends_with(&format!(
+            "5 resources written to {dir}; 0 field(s) not carried over (above)\n"
+        )),
+        "{imported}"
+    );
+    out
+}
+
+/// The plan of `dir` adopts the three services and changes no field of any.
+fn plans_only_adoptions(lab: &Lab, dir: &Path) {
+    let output = lab.shoal(&[&["plan", dir.to_str().unwrap()][..], &ALLOW].concat());
+    let plan = stdout(&output);
+    assert_eq!(output.status.code(), Some(2), "{plan}\n{}", stderr(&output));
+    for service in STACK_SERVICES {
+        let adoption = format!(
+            "  # Service/{service} will be adopted (shoal takes it over in place), tasks keep running\n  ~ Service/{service}\n\n"
+        );
+        assert!(plan.contains(&adoption), "{service} in:\n{plan}");
+    }
+    assert!(
+        plan.ends_with("Plan: 0 to create, 0 to update, 0 to delete. 3 to adopt.\n"),
+        "{plan}"
+    );
 }
 
 /// `shoal run` on the adopted stack sets a scale made by hand back.

@@ -11,6 +11,7 @@ use shoal::commands::apply::ApplyOptions;
 use shoal::commands::{self, logging};
 use shoal::controller::run::{RunOptions, SourceOptions};
 use shoal::import::compose::ComposeOptions;
+use shoal::import::swarm::Selection;
 use shoal::source::git::GitSource;
 use shoal::source::validate::ValidateOptions;
 
@@ -135,7 +136,24 @@ enum ImportCommand {
         /// its names (NAME_web, NAME_default), so shoal can take the stack over.
         #[arg(long)]
         stack: Option<String>,
+        /// With --stack: name services and networks as the compose file does (web), so
+        /// shoal creates them beside the stack's: a delete and create, not a take-over.
+        #[arg(long, requires = "stack")]
+        rename: bool,
         /// Directory to write services/ and networks/ into.
+        #[arg(long, default_value = "desired-state")]
+        out: PathBuf,
+    },
+    /// From the running swarm (DOCKER_HOST): services, the networks they use and node
+    /// labels, read as shoal's diff reads them, each annotated to be adopted in place.
+    Swarm {
+        /// Only the services of this stack (`docker stack deploy ... NAME`).
+        #[arg(long, conflicts_with = "service")]
+        stack: Option<String>,
+        /// Only these services (repeatable).
+        #[arg(long)]
+        service: Vec<String>,
+        /// Directory to write services/, networks/ and nodes/ into.
         #[arg(long, default_value = "desired-state")]
         out: PathBuf,
     },
@@ -343,15 +361,29 @@ fn main() -> miette::Result<ExitCode> {
             files,
             env_file,
             stack,
+            rename,
             out,
         }) => commands::import::compose(
             &ComposeOptions {
                 files,
                 env_file,
                 stack,
+                rename,
             },
             &out,
         )?,
+        Command::Import(ImportCommand::Swarm {
+            stack,
+            service,
+            out,
+        }) => {
+            let selection = match (stack, service.is_empty()) {
+                (Some(stack), _) => Selection::Stack(stack),
+                (None, false) => Selection::Services(service),
+                (None, true) => Selection::All,
+            };
+            runtime.block_on(commands::import::swarm(&selection, &out))?
+        }
         Command::Schema { out } => {
             commands::schema::run(out.as_deref())?;
             0

@@ -1,12 +1,15 @@
-//! `shoal import compose`: reads compose files, prints every field not carried over
-//! (file:line: field: why) to stderr, writes the resources, and says what it wrote.
+//! `shoal import compose` and `shoal import swarm`: read what people run today, print
+//! every field not carried over (where it was written: why) to stderr, write the
+//! resources, and say what was written.
 
 use std::path::Path;
 
 use crate::import::compose::{self, ComposeOptions};
-use crate::import::write;
+use crate::import::swarm::{self, Selection};
+use crate::import::{Imported, write};
+use crate::swarm::engine;
 
-/// Runs the import; returns the exit code (1 when nothing was written).
+/// `shoal import compose`; returns the exit code (1 when nothing was written).
 pub fn compose(options: &ComposeOptions, out: &Path) -> miette::Result<u8> {
     let imported = match compose::import(options) {
         Ok(imported) => imported,
@@ -16,14 +19,38 @@ pub fn compose(options: &ComposeOptions, out: &Path) -> miette::Result<u8> {
             return Ok(1);
         }
     };
-    for note in &imported.notes {
-        eprintln!("{note}");
-    }
     let command = match &options.stack {
         Some(stack) => format!("shoal import compose --stack {stack}"),
         None => "shoal import compose".to_string(),
     };
-    let files = write::render(&imported.resources, &command);
+    Ok(write_out(&imported, &command, out))
+}
+
+/// `shoal import swarm`: from the engine DOCKER_HOST names.
+pub async fn swarm(selection: &Selection, out: &Path) -> miette::Result<u8> {
+    let docker = engine::connect()
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    let live = crate::observe::swarm::observe(&docker)
+        .await
+        .map_err(|e| miette::miette!("{e}"))?;
+    let imported = swarm::from_live(&live, selection);
+    if !imported
+        .resources
+        .iter()
+        .any(|r| matches!(r.spec, crate::import::ImportedSpec::Service(_)))
+    {
+        eprintln!("no running service matches: nothing was written");
+        return Ok(1);
+    }
+    Ok(write_out(&imported, "shoal import swarm", out))
+}
+
+fn write_out(imported: &Imported, command: &str, out: &Path) -> u8 {
+    for note in &imported.notes {
+        eprintln!("{note}");
+    }
+    let files = write::render(&imported.resources, command);
     match write::write(out, &files) {
         Ok(written) => {
             for path in &written {
@@ -35,11 +62,11 @@ pub fn compose(options: &ComposeOptions, out: &Path) -> miette::Result<u8> {
                 out.display(),
                 imported.notes.len()
             );
-            Ok(0)
+            0
         }
         Err(error) => {
             eprintln!("{error}");
-            Ok(1)
+            1
         }
     }
 }

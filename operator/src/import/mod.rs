@@ -4,12 +4,14 @@
 //! was written at, never dropped silently.
 
 pub mod compose;
+pub mod swarm;
 pub mod write;
 
 use std::fmt;
 use std::path::PathBuf;
 
 use crate::resources::network::NetworkSpec;
+use crate::resources::node::NodeSpec;
 use crate::resources::service::ServiceSpec;
 
 /// A field that was not carried over, or carried over differently, and what to do.
@@ -24,14 +26,12 @@ pub struct Note {
 
 impl fmt::Display for Note {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: {}: {}",
-            self.file.display(),
-            self.line,
-            self.field,
-            self.message
-        )
+        // A note about a live object has no line: its place is the object.
+        let place = match self.line {
+            0 => self.file.display().to_string(),
+            line => format!("{}:{line}", self.file.display()),
+        };
+        write!(f, "{place}: {}: {}", self.field, self.message)
     }
 }
 
@@ -72,6 +72,7 @@ pub struct ImportedResource {
 pub enum ImportedSpec {
     Service(Box<ServiceSpec>),
     Network(NetworkSpec),
+    Node(NodeSpec),
 }
 
 /// What an import produced.

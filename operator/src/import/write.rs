@@ -36,6 +36,7 @@ pub fn render(resources: &[ImportedResource], command: &str) -> Vec<(PathBuf, St
             let (dir, body) = match &resource.spec {
                 ImportedSpec::Service(spec) => ("services", yaml("Service", metadata, &**spec)),
                 ImportedSpec::Network(spec) => ("networks", yaml("Network", metadata, spec)),
+                ImportedSpec::Node(spec) => ("nodes", yaml("Node", metadata, spec)),
             };
             let header = format!("# Imported by `{command}` from {}.\n", resource.origin);
             let path = Path::new(dir).join(format!("{}.yaml", resource.name));

@@ -31,6 +31,10 @@ pub struct ComposeOptions {
     pub env_file: Option<PathBuf>,
     /// The stack name the files were deployed under, if they were.
     pub stack: Option<String>,
+    /// With `stack`: services and networks take the compose names instead of the
+    /// stack's, so shoal creates new ones beside the stack's (a delete and create, not a
+    /// take-over).
+    pub rename: bool,
 }
 
 /// Top-level keys with nothing to carry over and nothing lost: `version` is obsolete,
@@ -47,9 +51,21 @@ pub fn import(options: &ComposeOptions) -> Result<Imported, ImportError> {
     };
     let variables = load::variables(first, options.env_file.as_deref())?;
     let loaded = load::load(&options.files, &variables)?;
-    let names = Names::new(&loaded, options.stack.clone());
+    let names = Names::new(&loaded, options.stack.clone(), options.rename);
     let mut imported = Imported::default();
     report_unset_variables(&loaded, &mut imported);
+    if let (Some(stack), true) = (&options.stack, options.rename) {
+        imported.notes.push(loaded.note(
+            "services",
+            format!(
+                "--rename: services and networks take the compose names (web, not {stack}_web), \
+                 so `shoal apply` creates them beside the stack's, which keep running: a delete \
+                 and create, not a take-over; named volumes and secrets keep the stack's names \
+                 (its data); remove the stack (`docker stack rm {stack}`) once the new services \
+                 run"
+            ),
+        ));
+    }
     for key in loaded.model.keys() {
         let known = ["services", "networks", "volumes", "secrets", "configs"];
         if !known.contains(&key.as_str())
@@ -87,7 +103,7 @@ pub fn import(options: &ComposeOptions) -> Result<Imported, ImportError> {
                 name,
                 spec: ImportedSpec::Network(spec),
                 origin,
-                adopt: options.stack.is_some(),
+                adopt: names.adopted_stack().is_some(),
             }),
     );
     names.report_objects(&loaded, &mut imported.notes);

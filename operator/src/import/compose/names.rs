@@ -19,10 +19,13 @@ pub const STACK_IMAGE: &str = "com.docker.stack.image";
 pub struct Names {
     stack: Option<String>,
     project: String,
+    /// Services and networks take the compose names, not the stack's (`--rename`);
+    /// volumes and secrets keep the stack's, which hold its data.
+    rename: bool,
 }
 
 impl Names {
-    pub fn new(loaded: &Loaded, stack: Option<String>) -> Self {
+    pub fn new(loaded: &Loaded, stack: Option<String>, rename: bool) -> Self {
         let project = match loaded.model.get("name") {
             Some(Value::String(name)) => name.clone(),
             _ => loaded
@@ -32,16 +35,24 @@ impl Names {
                 .and_then(|dir| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
                 .unwrap_or_else(|| "default".to_string()),
         };
-        Names { stack, project }
+        Names {
+            stack,
+            project,
+            rename,
+        }
     }
 
-    pub fn stack(&self) -> Option<&str> {
-        self.stack.as_deref()
+    /// The stack whose live services the resources take over, if they do.
+    pub fn adopted_stack(&self) -> Option<&str> {
+        self.stack.as_deref().filter(|_| !self.rename)
     }
 
     /// A service's name: `STACK_web` under a stack, else `web`.
     pub fn service(&self, name: &str) -> String {
-        self.scoped(name)
+        match self.rename {
+            true => name.to_string(),
+            false => self.scoped(name),
+        }
     }
 
     fn scoped(&self, name: &str) -> String {
@@ -63,9 +74,16 @@ impl Names {
                 return key.to_string();
             }
         }
-        if section == "networks" && key == "default" && self.stack.is_none() {
+        if section == "networks" && key == "default" && (self.stack.is_none() || self.rename) {
             // Compose's own name for it; a network cannot be called `default`.
-            return format!("{}_default", self.project);
+            let project = match (&self.stack, self.rename) {
+                (Some(stack), true) => format!("{stack}-renamed"),
+                _ => self.project.clone(),
+            };
+            return format!("{project}_default");
+        }
+        if section == "networks" && self.rename {
+            return key.to_string();
         }
         self.scoped(key)
     }
@@ -140,7 +158,7 @@ impl Names {
                 )),
             }
         }
-        if let Some(stack) = &self.stack {
+        if let Some(stack) = self.adopted_stack() {
             spec.labels
                 .insert(STACK_NAMESPACE.to_string(), stack.to_string());
         }

@@ -137,7 +137,7 @@ pub fn service(
     if spec.mode == ServiceMode::Global {
         spec.replicas = None;
     }
-    if let Some(stack) = names.stack() {
+    if let Some(stack) = names.adopted_stack() {
         // What `docker stack deploy` puts on the service itself.
         spec.labels
             .insert(STACK_NAMESPACE.to_string(), stack.to_string());
@@ -149,7 +149,7 @@ pub fn service(
         name: names.service(key),
         spec: ImportedSpec::Service(Box::new(spec)),
         origin: format!("service {key} of {}:{line}", file.display()),
-        adopt: names.stack().is_some(),
+        adopt: names.adopted_stack().is_some(),
     })
 }
 

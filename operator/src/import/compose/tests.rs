@@ -30,6 +30,7 @@ fn the_example_platform_imports_under_its_stack_names() {
         files: vec![example()],
         env_file: None,
         stack: Some("site".to_string()),
+        rename: false,
     })
     .unwrap();
     let files = write::render(&imported.resources, "shoal import compose --stack site");
@@ -174,6 +175,7 @@ fn files_merge_in_order_and_variables_come_from_the_env_file() {
         files: vec![dir.path().join("base.yml"), dir.path().join("prod.yml")],
         env_file: None,
         stack: None,
+        rename: false,
     })
     .unwrap();
     let web = service(&imported, "web");
@@ -296,4 +298,40 @@ fn existing_files_are_never_overwritten() {
         "mine"
     );
     assert!(!dir.path().join("networks").exists());
+}
+
+#[test]
+fn renaming_gives_compose_names_keeps_the_stack_s_volumes_and_says_it_is_no_take_over() {
+    let imported = import(&ComposeOptions {
+        files: vec![example()],
+        env_file: None,
+        stack: Some("site".to_string()),
+        rename: true,
+    })
+    .unwrap();
+    let mut names: Vec<_> = imported.resources.iter().map(|r| r.name.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "backend",
+            "db",
+            "frontend",
+            "http",
+            "loadbalancer",
+            "php-fpm"
+        ]
+    );
+    assert!(imported.resources.iter().all(|r| !r.adopt));
+    let db = service(&imported, "db");
+    assert_eq!(db.mounts[0].source.as_deref(), Some("site_db-data"));
+    assert!(!db.labels.contains_key("com.docker.stack.namespace"));
+    let notes = notes(&imported);
+    assert!(
+        notes.iter().any(|n| n.starts_with(
+            "13: services: --rename: services and networks take the compose names (web, not \
+             site_web), so `shoal apply` creates them beside the stack's"
+        )),
+        "{notes:?}"
+    );
 }

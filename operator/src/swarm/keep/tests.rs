@@ -31,6 +31,7 @@ fn imported() -> (tempfile::TempDir, Desired) {
         files: vec![fixtures().join("compose/adopt/docker-compose.yml")],
         env_file: None,
         stack: Some("adopt".to_string()),
+        rename: false,
     })
     .unwrap();
     let out = tempfile::tempdir().unwrap();
