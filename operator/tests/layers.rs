@@ -46,7 +46,7 @@ const LAYERS: [(&str, &str); 26] = [
     ("swarm::engine", "adapters"),
     ("gluster::ops", "adapters"),
     ("host", "adapters"),
-    ("import", "adapters"),
+    ("import", "plan"),
 ];
 
 fn rank(module: &str) -> usize {

@@ -47,6 +47,18 @@ pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> S
         healthcheck: healthcheck(engine, &container),
         stop_grace_period: container.stop_grace_period.map(Duration::from_nanos),
         labels: user_labels(engine),
+        container_labels: container
+            .labels
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        hostname: container.hostname.clone().filter(|h| !h.is_empty()),
+        user: container.user.clone().filter(|u| !u.is_empty()),
+        working_dir: container.dir.clone().filter(|d| !d.is_empty()),
+        init: container.init,
+        cap_add: container.capability_add.clone().unwrap_or_default(),
+        cap_drop: container.capability_drop.clone().unwrap_or_default(),
     }
 }
 

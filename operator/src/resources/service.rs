@@ -70,6 +70,29 @@ pub struct ServiceSpec {
     /// Labels on the swarm service (not on its containers).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Labels on the service's containers (compose's service `labels`). Changing them
+    /// replaces the tasks.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub container_labels: BTreeMap<String, String>,
+    /// The containers' hostname (default: the container ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// The user the process runs as: `name`, `uid`, `uid:gid` (default: the image's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The process's working directory (default: the image's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    /// Run an init process (docker-init) as PID 1 that reaps zombies and forwards signals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
+    /// Kernel capabilities added to the default set, as the engine names them
+    /// (`CAP_NET_ADMIN`, or `ALL`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    /// Kernel capabilities dropped from the default set (`CAP_MKNOD`, or `ALL`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
 }
 
 /// Scheduling mode of a service.

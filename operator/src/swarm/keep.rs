@@ -98,6 +98,21 @@ fn container_over_live(
             &live.stop_grace_period,
             rendered.stop_grace_period,
         ),
+        labels: pick(unchanged("containerLabels"), &live.labels, rendered.labels),
+        hostname: pick(unchanged("hostname"), &live.hostname, rendered.hostname),
+        user: pick(unchanged("user"), &live.user, rendered.user),
+        dir: pick(unchanged("workingDir"), &live.dir, rendered.dir),
+        init: pick(unchanged("init"), &live.init, rendered.init),
+        capability_add: pick(
+            unchanged("capAdd"),
+            &live.capability_add,
+            rendered.capability_add,
+        ),
+        capability_drop: pick(
+            unchanged("capDrop"),
+            &live.capability_drop,
+            rendered.capability_drop,
+        ),
         health_check: rendered.health_check,
         ..live
     }

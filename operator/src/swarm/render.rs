@@ -149,6 +149,18 @@ fn task(spec: &ServiceSpec, secrets: Vec<TaskSpecContainerSpecSecrets>) -> TaskS
             ..Default::default()
         }),
         stop_grace_period: spec.stop_grace_period.as_ref().map(|d| d.nanos()),
+        labels: (!spec.container_labels.is_empty()).then(|| {
+            spec.container_labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        }),
+        hostname: spec.hostname.clone(),
+        user: spec.user.clone(),
+        dir: spec.working_dir.clone(),
+        init: spec.init,
+        capability_add: non_empty(spec.cap_add.clone()),
+        capability_drop: non_empty(spec.cap_drop.clone()),
         ..Default::default()
     };
     TaskSpec {

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::deploy;
 use super::load::Loaded;
 use super::merge::scalar_text;
-use super::names::{Names, STACK_IMAGE, STACK_NAMESPACE};
+use super::names::{Names, STACK_IMAGE, STACK_NAMESPACE, string_map};
 use super::service_fields;
 use crate::import::{ImportedResource, ImportedSpec, Note};
 use crate::resources::quantity::Duration;
@@ -138,7 +138,9 @@ pub fn service(
         spec.replicas = None;
     }
     if let Some(stack) = names.adopted_stack() {
-        // What `docker stack deploy` puts on the service itself.
+        // What `docker stack deploy` puts on the containers and on the service itself.
+        spec.container_labels
+            .insert(STACK_NAMESPACE.to_string(), stack.to_string());
         spec.labels
             .insert(STACK_NAMESPACE.to_string(), stack.to_string());
         spec.labels
@@ -179,6 +181,13 @@ fn map_field(
         "stop_grace_period" => {
             spec.stop_grace_period = ctx.parsed(field, value, Duration::parse);
         }
+        "labels" => spec.container_labels = string_map(value),
+        "hostname" => spec.hostname = Some(scalar_text(value)),
+        "user" => spec.user = Some(scalar_text(value)),
+        "working_dir" => spec.working_dir = Some(scalar_text(value)),
+        "init" => spec.init = value.as_bool(),
+        "cap_add" => spec.cap_add = capabilities(value),
+        "cap_drop" => spec.cap_drop = capabilities(value),
         _ if field.starts_with("x-") => {}
         _ => match SWARM_IGNORES.iter().find(|(name, _)| *name == field) {
             Some((_, instead)) => ctx.note(field, format!("Swarm ignores this: {instead}")),
@@ -198,6 +207,22 @@ fn map_field(
             "both networks and network_mode: networks are kept",
         );
     }
+}
+
+/// Capabilities as the engine holds them: upper case with the `CAP_` prefix (or `ALL`),
+/// as the docker CLI writes them.
+fn capabilities(value: &Value) -> Vec<String> {
+    deploy::strings(value)
+        .iter()
+        .map(|cap| {
+            let cap = cap.to_ascii_uppercase();
+            if cap == "ALL" || cap.starts_with("CAP_") {
+                cap
+            } else {
+                format!("CAP_{cap}")
+            }
+        })
+        .collect()
 }
 
 /// A service with only its image, which the compose keys then fill in. Replicas start at
@@ -222,5 +247,12 @@ fn empty_spec(image: String) -> ServiceSpec {
         healthcheck: None,
         stop_grace_period: None,
         labels: Default::default(),
+        container_labels: Default::default(),
+        hostname: None,
+        user: None,
+        working_dir: None,
+        init: None,
+        cap_add: Vec::new(),
+        cap_drop: Vec::new(),
     }
 }

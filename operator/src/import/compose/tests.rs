@@ -110,6 +110,8 @@ spec:
   labels:
     com.docker.stack.image: example/mariadb:1
     com.docker.stack.namespace: site
+  containerLabels:
+    com.docker.stack.namespace: site
 "
     );
     let lb = file(&files, "services/site_loadbalancer.yaml");
@@ -252,7 +254,7 @@ fn a_literal_secret_is_left_out_and_its_value_never_shown() {
 fn a_service_without_an_image_is_reported_and_the_others_imported() {
     let dir = project(&[(
         "compose.yml",
-        "services:\n  app:\n    build: .\n  cache:\n    image: redis:7\n    hostname: cache\n    tmpfs: /data\n",
+        "services:\n  app:\n    build: .\n  cache:\n    image: redis:7\n    stop_signal: SIGINT\n    tmpfs: /data\n",
     )]);
     let imported = import(&ComposeOptions {
         files: vec![dir.path().join("compose.yml")],
@@ -275,7 +277,7 @@ fn a_service_without_an_image_is_reported_and_the_others_imported() {
         [
             "2: services.app.image: no image: swarm runs images, it builds none; build and push \
              it, set `image`, and import again (this service is not imported)",
-            "6: services.cache.hostname: shoal cannot express this yet: not imported (set it on \
+            "6: services.cache.stop_signal: shoal cannot express this yet: not imported (set it on \
              the image, or on the service by hand: `docker service update` on cache)",
         ]
     );
@@ -334,4 +336,32 @@ fn renaming_gives_compose_names_keeps_the_stack_s_volumes_and_says_it_is_no_take
         )),
         "{notes:?}"
     );
+}
+
+#[test]
+fn container_settings_carry_over_as_the_engine_spells_them() {
+    let dir = project(&[(
+        "compose.yml",
+        "services:\n  tool:\n    image: busybox\n    hostname: tool-1\n    user: \"1000:1000\"\n    working_dir: /srv\n    init: true\n    cap_add: [net_admin, CAP_SYS_TIME]\n    cap_drop: [all]\n    labels: [team=ops, tier=tools]\n",
+    )]);
+    let imported = import(&ComposeOptions {
+        files: vec![dir.path().join("compose.yml")],
+        ..Default::default()
+    })
+    .unwrap();
+    let tool = service(&imported, "tool");
+    assert_eq!(tool.hostname.as_deref(), Some("tool-1"));
+    assert_eq!(tool.user.as_deref(), Some("1000:1000"));
+    assert_eq!(tool.working_dir.as_deref(), Some("/srv"));
+    assert_eq!(tool.init, Some(true));
+    assert_eq!(tool.cap_add, ["CAP_NET_ADMIN", "CAP_SYS_TIME"]);
+    assert_eq!(tool.cap_drop, ["ALL"]);
+    assert_eq!(
+        tool.container_labels,
+        std::collections::BTreeMap::from([
+            ("team".to_string(), "ops".to_string()),
+            ("tier".to_string(), "tools".to_string()),
+        ])
+    );
+    assert_eq!(imported.notes, []);
 }

@@ -59,7 +59,8 @@ fn unknown_field() {
             "t.yaml:9:3: Service/web: spec.colour: unknown field `colour`, expected one of image, \
              mode, replicas, command, args, env, secrets, ports, mounts, networks, placement, \
              resources, restartPolicy, updateConfig, rollbackConfig, healthcheck, \
-             stopGracePeriod, labels"
+             stopGracePeriod, labels, containerLabels, hostname, user, workingDir, init, capAdd, \
+             capDrop"
         ]
     );
 }
