@@ -365,3 +365,57 @@ fn container_settings_carry_over_as_the_engine_spells_them() {
     );
     assert_eq!(imported.notes, []);
 }
+
+/// Imports `file` (under tests/fixtures/compose), writes it beside `extra` desired-state
+/// files, validates it as `shoal validate` would, and returns the notes.
+fn round_trip(file: &str, stack: Option<&str>, extra: &[&str]) -> Vec<String> {
+    let fixtures = crate::observe::recorded::fixtures();
+    let imported = import(&ComposeOptions {
+        files: vec![fixtures.join("compose").join(file)],
+        stack: stack.map(str::to_string),
+        ..Default::default()
+    })
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let files = write::render(&imported.resources, "shoal import compose");
+    write::write(out.path(), &files).unwrap();
+    for file in extra {
+        let from = fixtures.join("../..").join(file);
+        std::fs::copy(&from, out.path().join(from.file_name().unwrap())).unwrap();
+    }
+    let validation = crate::source::validate::validate_dir(
+        out.path(),
+        &crate::source::validate::ValidateOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(validation.errors(), 0, "{file}: {:#?}", validation.problems);
+    notes(&imported)
+}
+
+#[test]
+fn compose_files_of_known_shapes_import_and_validate() {
+    let example = round_trip(
+        "example/docker-compose.yml",
+        Some("site"),
+        &["desired-state/storage.yaml", "desired-state/nodes.yaml"],
+    );
+    assert_eq!(example.len(), 4);
+    assert_eq!(
+        round_trip("voting/docker-compose.yml", None, &[]),
+        [
+            "36: services.vote.depends_on: Swarm ignores this: swarm starts services in no order: \
+         make the service retry its dependencies",
+            "49: services.result.depends_on: Swarm ignores this: swarm starts services in no \
+         order: make the service retry its dependencies",
+        ]
+    );
+    assert_eq!(
+        round_trip("wordpress/compose.yaml", Some("wp"), &[]),
+        [
+            "10: services.db.restart: Swarm ignores this: use deploy.restart_policy",
+            "24: services.wordpress.restart: Swarm ignores this: use deploy.restart_policy",
+            "39: secrets.db_password: shoal does not create swarm secrets: create it once before \
+         applying: `docker secret create wp_db_password ./db_password.txt`",
+        ]
+    );
+}
