@@ -29,22 +29,16 @@ impl Live {
     /// `secrets.json` from `dir`: the raw answers of the engine's list endpoints, as
     /// `tests/fixtures/record` saves them.
     pub fn from_recorded(dir: &Path) -> Result<Live, String> {
-        fn read<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<Vec<T>, String> {
+        fn text(dir: &Path, name: &str) -> Result<String, String> {
             let path = dir.join(name);
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        fn read<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<Vec<T>, String> {
+            serde_json::from_str(&text(dir, name)?).map_err(|e| format!("{name}: {e}"))
         }
         Ok(Live {
-            services: {
-                let path = dir.join("services.json");
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-                let answer =
-                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-                super::services::from_engine_json(answer)
-                    .map_err(|e| format!("{}: {e}", path.display()))?
-            },
+            services: super::services::from_engine_json(&text(dir, "services.json")?)
+                .map_err(|e| format!("services.json: {e}"))?,
             tasks: read(dir, "tasks.json")?,
             nodes: read(dir, "nodes.json")?,
             networks: read(dir, "networks.json")?,
