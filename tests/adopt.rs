@@ -189,3 +189,55 @@ fn manage_with_run(lab: &Lab, dir: &Path) {
     );
     assert_eq!(operator.terminate(), Some(0));
 }
+
+/// A compose file in the shape of the docker docs' voting app, its images swapped for the
+/// lab's own through its `${..._IMAGE}` variables (no registry here): imported without a
+/// stack, applied from nothing, converged.
+#[test]
+fn a_compose_file_imported_applies_and_converges() {
+    let lab = lab();
+    lab.reset();
+    lab.ensure_secret("votes_db_password");
+    let compose = repo_root().join("tests/fixtures/compose/voting/docker-compose.yml");
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let mut import = std::process::Command::new(shoal_tests::shoal_bin());
+    import.args(["import", "compose", compose.to_str().unwrap(), "--out", dir]);
+    for variable in ["REDIS", "DB", "VOTE", "RESULT", "WORKER"] {
+        import.env(format!("{variable}_IMAGE"), "lab/web:1");
+    }
+    let imported = import.output().unwrap();
+    assert_eq!(imported.status.code(), Some(0), "{}", stderr(&imported));
+    assert!(
+        stdout(&imported).ends_with(&format!(
+            "7 resources written to {dir}; 2 field(s) not carried over (above)\n"
+        )),
+        "{}",
+        stdout(&imported)
+    );
+    let applied = shoal_ok(&lab, &["apply", dir, "--timeout", "2m"]);
+    assert!(
+        applied.ends_with(
+            "Apply complete: 7 created, 0 updated, 0 deleted, 0 replaced, 0 blocked; 7 engine \
+             write(s), 0 conflict(s) retried.\n"
+        ),
+        "{applied}"
+    );
+    let mut running: Vec<String> = lab
+        .docker(&["service", "ls", "--format", "{{.Name}} {{.Replicas}}"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    running.sort();
+    assert_eq!(
+        running,
+        [
+            "db 1/1",
+            "redis 1/1",
+            "result 1/1",
+            "vote 2/2",
+            "worker 1/1"
+        ]
+    );
+    lab.reset();
+}

@@ -65,6 +65,7 @@ fn main() {
     let lab = lab();
     lab.reset();
     swarm::wait_for_idle_nodes();
+    swarm::wait_for_no_overlays();
     let mut results = Results::new();
     for &size in &sizes {
         for round in 0..rounds {
