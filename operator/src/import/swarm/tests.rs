@@ -84,3 +84,54 @@ fn a_literal_secret_in_a_running_service_is_left_out_and_not_shown() {
     let files = write::render(&imported.resources, "shoal import swarm");
     assert!(files.iter().all(|(_, text)| !text.contains("s3cr3t")));
 }
+
+#[test]
+fn an_adopted_service_in_the_other_mode_and_a_differing_adopted_network_are_blocked() {
+    use crate::plan::Blocked;
+    use crate::resources::service::ServiceMode;
+    let live = recorded();
+    let mut imported = from_live(&live, &Selection::Stack("adopt".to_string()));
+    for resource in &mut imported.resources {
+        match (&mut resource.spec, resource.name.as_str()) {
+            (ImportedSpec::Service(spec), "adopt_lb") => {
+                spec.mode = ServiceMode::Global;
+                spec.replicas = None;
+            }
+            (ImportedSpec::Network(spec), "adopt_frontend") => spec.internal = true,
+            _ => {}
+        }
+    }
+    let out = tempfile::tempdir().unwrap();
+    write::write(out.path(), &write::render(&imported.resources, "test")).unwrap();
+    let options = ValidateOptions {
+        strict: false,
+        allow_host_paths: vec!["/var/lib/shoal-lab".into()],
+    };
+    let desired = validate_dir(out.path(), &options).unwrap().desired;
+    let plan = plan(&desired, &live);
+    let blocked: Vec<_> = plan
+        .changes
+        .iter()
+        .filter_map(|c| Some((c.name.as_str(), c.action, c.blocked.clone()?)))
+        .collect();
+    assert_eq!(
+        blocked,
+        [
+            (
+                "adopt_frontend",
+                Action::Replace,
+                Blocked::AdoptedNetworkDiffers {
+                    name: "adopt_frontend".to_string()
+                }
+            ),
+            (
+                "adopt_lb",
+                Action::Adopt,
+                Blocked::AdoptModeDiffers {
+                    name: "adopt_lb".to_string()
+                }
+            ),
+        ]
+    );
+    assert_eq!(plan.count(Action::Adopt), 2);
+}
