@@ -58,6 +58,8 @@ static LAB: OnceLock<Mutex<Lab>> = OnceLock::new();
 /// test created, so the next test, and the suites after this one, find an empty swarm.
 pub struct LabSession {
     guard: MutexGuard<'static, Lab>,
+    // Held until the session ends: test processes of other checkouts wait for it.
+    _across_processes: std::fs::File,
 }
 
 impl std::ops::Deref for LabSession {
@@ -79,7 +81,28 @@ impl Drop for LabSession {
 /// Brings the lab up (once per test process: `lab up` is idempotent) and takes it for the
 /// calling test. Panics when the lab cannot come up.
 pub fn lab() -> LabSession {
-    LabSession { guard: lock_lab() }
+    let across_processes = lock_across_processes();
+    LabSession {
+        guard: lock_lab(),
+        _across_processes: across_processes,
+    }
+}
+
+/// The lab is one per machine, and two checkouts' tests may run at once (a second
+/// worktree, a benchmark): an exclusive lock on a file beside the lab serialises them.
+fn lock_across_processes() -> std::fs::File {
+    let path = std::env::var("SHOAL_LAB_TEST_LOCK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("/run/shoal-lab.test-lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("cannot open the lab's lock {}: {e}", path.display()));
+    file.lock()
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
+    file
 }
 
 fn lock_lab() -> MutexGuard<'static, Lab> {
