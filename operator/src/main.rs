@@ -12,6 +12,7 @@ use shoal::commands::{self, logging};
 use shoal::controller::run::{RunOptions, SourceOptions};
 use shoal::import::compose::ComposeOptions;
 use shoal::import::swarm::Selection;
+use shoal::source::data::AgeKey;
 use shoal::source::git::GitSource;
 use shoal::source::validate::ValidateOptions;
 
@@ -52,13 +53,26 @@ struct Source {
     /// GlusterVolume is mounted there. Repeatable; adds to .shoal-policy.yaml.
     #[arg(long = "allow-host-path", value_name = "PATH")]
     allow_host_paths: Vec<PathBuf>,
+    /// A file of age identities that decrypts the SOPS and age files of Secrets and
+    /// Configs (as sops reads SOPS_AGE_KEY_FILE).
+    #[arg(long, value_name = "FILE", env = "SOPS_AGE_KEY_FILE")]
+    age_key_file: Option<PathBuf>,
+    /// The name of an environment variable holding the age identities instead.
+    #[arg(long, value_name = "NAME", conflicts_with = "age_key_file")]
+    age_key_env: Option<String>,
 }
 
 impl Source {
     fn options(&self) -> ValidateOptions {
+        let age_key = match (&self.age_key_file, &self.age_key_env) {
+            (Some(file), _) => Some(AgeKey::File(file.clone())),
+            (None, Some(name)) => Some(AgeKey::Env(name.clone())),
+            (None, None) => None,
+        };
         ValidateOptions {
             strict: self.strict,
             allow_host_paths: self.allow_host_paths.clone(),
+            age_key,
         }
     }
 }

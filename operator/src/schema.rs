@@ -6,7 +6,7 @@ use schemars::{JsonSchema, Schema};
 use serde_json::{Value, json};
 
 use crate::resources::{
-    API_VERSION, GlusterVolumeSpec, Kind, Metadata, NetworkSpec, NodeSpec, ServiceSpec,
+    API_VERSION, DataSpec, GlusterVolumeSpec, Kind, Metadata, NetworkSpec, NodeSpec, ServiceSpec,
 };
 
 /// The file name of a kind's schema under `crds/`.
@@ -19,6 +19,7 @@ pub fn for_kind(kind: Kind) -> Value {
     match kind {
         Kind::Service => document_schema::<ServiceSpec>(kind, true),
         Kind::GlusterVolume => document_schema::<GlusterVolumeSpec>(kind, true),
+        Kind::Secret | Kind::Config => document_schema::<DataSpec>(kind, true),
         Kind::Network => document_schema::<NetworkSpec>(kind, false),
         Kind::Node => document_schema::<NodeSpec>(kind, false),
     }

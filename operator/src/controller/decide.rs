@@ -15,7 +15,7 @@ use super::status::{
 use crate::diff;
 use crate::observe::live::Live;
 use crate::plan::{self, Action, Blocked, Change, Plan};
-use crate::resources::{Kind, Resource, Spec};
+use crate::resources::{Desired, Kind, Resource, Spec};
 use crate::swarm::labels;
 use crate::swarm::render::{self as swarm_render, RenderError};
 use crate::swarm::rollout::{self, Rollout};
@@ -130,8 +130,8 @@ fn decide_change(
     if let Some(why) = &change.blocked {
         return Decision::Blocked(why.clone());
     }
-    if let Some(network) = resource.and_then(|r| network_not_created_yet(r, live)) {
-        return Decision::Blocked(Blocked::Render(RenderError::MissingNetwork(network)));
+    if let Some(missing) = resource.and_then(|r| not_created_yet(r, &snapshot.desired, live)) {
+        return Decision::Blocked(Blocked::Render(missing));
     }
     if let Some(resource) = resource {
         let hash = diff::desired_hash(&resource.spec);
@@ -173,18 +173,16 @@ fn decide_change(
     }
 }
 
-/// The network a desired service joins that the plan creates but the swarm has not yet.
-/// `apply` writes the plan in order; here each resource is reconciled on its own, so the
-/// service waits for its network's reconcile, whose engine event triggers it again,
-/// instead of failing on the engine's "network not found" and backing off.
-fn network_not_created_yet(resource: &Resource, live: &Live) -> Option<String> {
+/// The network, secret or config a desired service uses that the plan creates but the
+/// swarm has not yet. `apply` writes the plan in order; here each resource is reconciled
+/// on its own, so the service waits for the other's reconcile, whose engine event
+/// triggers it again, instead of failing on the engine's "not found" and backing off.
+fn not_created_yet(resource: &Resource, desired: &Desired, live: &Live) -> Option<RenderError> {
     let Spec::Service(spec) = &resource.spec else {
         return None;
     };
-    match swarm_render::service(resource.name(), spec, HashMap::new(), None, live) {
-        Err(RenderError::MissingNetwork(network)) => Some(network),
-        _ => None,
-    }
+    let spec = crate::plan::bind::bind_one(spec, desired, live);
+    swarm_render::service(resource.name(), &spec, HashMap::new(), None, live).err()
 }
 
 /// Whether `change` undoes a live change nobody made in desired-state: the desired spec

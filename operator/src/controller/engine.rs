@@ -42,7 +42,7 @@ pub trait Engine: Send + Sync + 'static {
     /// under its updateConfig, placing each anew. Returns the counter the new tasks carry.
     fn force_update(&self, service: &str) -> impl Future<Output = Result<u64, EngineError>> + Send;
 
-    /// The services and networks shoal manages, by kind and name.
+    /// The services, networks, secrets and configs shoal manages, by kind and name.
     fn managed(&self) -> impl Future<Output = Result<Vec<(Kind, String)>, EngineError>> + Send;
 
     /// One round of taking or renewing the lease.
@@ -107,7 +107,9 @@ impl Engine for Docker {
             .filter(|n| labels::is_managed(n.labels.as_ref()))
             .filter_map(|n| n.name.clone())
             .map(|name| (Kind::Network, name));
-        Ok(services.chain(networks).collect())
+        let data = crate::plan::data::managed_objects(&live)
+            .map(|object| (object.kind, object.name.to_string()));
+        Ok(services.chain(networks).chain(data).collect())
     }
 
     async fn acquire(&self, lease: &Lease) -> Result<LeaseState, bollard::errors::Error> {

@@ -16,6 +16,7 @@ use super::events::{Event, Reason};
 use super::shared::Shared;
 use super::status::ResourceKey;
 use super::{Trigger, Why};
+use crate::resources::data::{is_version_of, is_versioned};
 use crate::resources::{Desired, Kind};
 
 /// The resources an engine event touches. Pure.
@@ -56,20 +57,42 @@ pub fn keys_for_event(event: &EventMessage, desired: &Desired) -> Vec<ResourceKe
             .get("com.docker.swarm.service.name")
             .map(|service| vec![ResourceKey::new(Kind::Service, service.clone())])
             .unwrap_or_default(),
-        // A secret created or removed: the services waiting on it, or using it.
-        Some(EventMessageTypeEnum::SECRET) => desired
-            .services()
-            .filter(|(_, spec)| spec.secret_names().any(|s| s == name))
-            .map(|(r, _)| ResourceKey::new(Kind::Service, r.name()))
-            .collect(),
+        // A secret or config created or removed: itself (a version: its resource), and the
+        // services waiting on it, or using it.
+        Some(EventMessageTypeEnum::SECRET) => data_keys(Kind::Secret, &name, desired),
+        Some(EventMessageTypeEnum::CONFIG) => data_keys(Kind::Config, &name, desired),
         _ => Vec::new(),
     }
+}
+
+/// The keys a secret's or config's event touches: the object itself (an old version is
+/// a leftover), the resource it is a version of, and the services naming either.
+fn data_keys(kind: Kind, object: &str, desired: &Desired) -> Vec<ResourceKey> {
+    let resource = desired
+        .data()
+        .find(|(r, _)| r.kind() == kind && is_version_of(object, r.name()))
+        .map(|(r, _)| r.name().to_string());
+    let named = |source: &str| source == object || resource.as_deref() == Some(source);
+    let services = desired.services().filter(|(_, spec)| match kind {
+        Kind::Secret => spec.secret_names().any(named),
+        _ => spec.configs.iter().any(|c| named(&c.source)),
+    });
+    let services: Vec<ResourceKey> = services
+        .map(|(r, _)| ResourceKey::new(Kind::Service, r.name()))
+        .collect();
+    // Only what looks like a version: the lease, a config too, is renewed every few seconds.
+    is_versioned(object)
+        .then(|| ResourceKey::new(kind, object))
+        .into_iter()
+        .chain(resource.map(|name| ResourceKey::new(kind, name)))
+        .chain(services)
+        .collect()
 }
 
 fn filters() -> HashMap<String, Vec<String>> {
     HashMap::from([(
         "type".to_string(),
-        ["service", "node", "container", "network", "secret"]
+        ["service", "node", "container", "network", "secret", "config"]
             .map(String::from)
             .to_vec(),
     )])

@@ -214,6 +214,7 @@ pub fn health(key: &ResourceKey, live: &Live, plan: &Plan, desired: &Desired) ->
                 Health::Degraded
             }
         }
+        Kind::Secret | Kind::Config => crate::plan::data::health(key.kind, &key.name, live, desired),
         Kind::Network => match live.network(&key.name) {
             Some(_) => Health::Healthy,
             None => Health::Missing,

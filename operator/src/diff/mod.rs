@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::resources::Spec;
 use crate::resources::constraint::Constraint;
 use crate::resources::service::{
-    FailureAction, Healthcheck, Placement, Resources, RestartCondition, RestartPolicy,
+    ConfigRef, FailureAction, Healthcheck, Placement, Resources, RestartCondition, RestartPolicy,
     SECRET_DEFAULT_MODE, SecretRef, ServiceMode, ServiceSpec, UpdateConfig, UpdateOrder,
     looks_secret,
 };
@@ -131,6 +131,11 @@ fn normalise(spec: &ServiceSpec) -> ServiceSpec {
     spec.command = spec.command.filter(|c| !c.is_empty());
     spec.args = spec.args.filter(|a| !a.is_empty());
     normalise_secrets(&mut spec);
+    spec.configs = std::mem::take(&mut spec.configs)
+        .into_iter()
+        .map(normalise_config)
+        .collect();
+    spec.configs.sort_by(|a, b| a.target.cmp(&b.target));
     spec.networks.sort();
     spec.placement = spec.placement.and_then(normalise_placement);
     spec.resources = spec.resources.and_then(normalise_resources);
@@ -236,6 +241,18 @@ fn normalise_healthcheck(mut check: Healthcheck) -> Healthcheck {
     check.start_period = check.start_period.filter(|d| !d.as_std().is_zero());
     check.retries = check.retries.filter(|n| *n > 0);
     check
+}
+
+fn normalise_config(mut config: ConfigRef) -> ConfigRef {
+    config.target = Some(crate::swarm::render::config_target(&config));
+    config.uid = config.uid.filter(|uid| *uid != 0);
+    config.gid = config.gid.filter(|gid| *gid != 0);
+    config.mode = config
+        .mode
+        .and_then(|m| u32::from_str_radix(&m, 8).ok())
+        .filter(|mode| *mode != SECRET_DEFAULT_MODE)
+        .map(|mode| format!("{mode:04o}"));
+    config
 }
 
 fn normalise_secret(mut secret: SecretRef) -> SecretRef {

@@ -15,7 +15,7 @@ use bollard::models::{
 
 use crate::resources::quantity::{Cpus, Duration, MemorySize};
 use crate::resources::service::{
-    EnvVar, FailureAction, Healthcheck, Mount, MountKind, Placement, Port, Protocol, PublishMode,
+    ConfigRef, EnvVar, FailureAction, Healthcheck, Mount, MountKind, Placement, Port, Protocol, PublishMode,
     ResourceAmounts, Resources, RestartCondition, RestartPolicy, SecretRef, ServiceMode,
     ServiceSpec, SpreadPreference, UpdateConfig, UpdateOrder,
 };
@@ -36,6 +36,7 @@ pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> S
         args: container.args.clone(),
         env: env(&container, &secrets),
         secrets,
+        configs: configs(&container),
         ports: ports(engine),
         mounts: mounts(&container),
         networks: networks(engine, &task, network_names),
@@ -60,6 +61,24 @@ pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> S
         cap_add: container.capability_add.clone().unwrap_or_default(),
         cap_drop: container.capability_drop.clone().unwrap_or_default(),
     }
+}
+
+fn configs(container: &TaskSpecContainerSpec) -> Vec<ConfigRef> {
+    container
+        .configs
+        .iter()
+        .flatten()
+        .map(|config| {
+            let file = config.file.clone().unwrap_or_default();
+            ConfigRef {
+                source: config.config_name.clone().unwrap_or_default(),
+                target: file.name,
+                uid: file.uid.and_then(|uid| uid.parse().ok()),
+                gid: file.gid.and_then(|gid| gid.parse().ok()),
+                mode: file.mode.map(|mode| format!("{mode:04o}")),
+            }
+        })
+        .collect()
 }
 
 fn secrets(container: &TaskSpecContainerSpec) -> Vec<SecretRef> {

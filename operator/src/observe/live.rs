@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use bollard::models::{Network, Node, Secret, Service, Task};
+use bollard::models::{Config, Network, Node, Secret, Service, Task};
 use serde::{Deserialize, Serialize};
 
 /// The observed state of one swarm.
@@ -16,6 +16,9 @@ pub struct Live {
     pub nodes: Vec<Node>,
     pub networks: Vec<Network>,
     pub secrets: Vec<Secret>,
+    /// Swarm configs (`configs.json` may be absent from older recordings).
+    #[serde(default)]
+    pub configs: Vec<Config>,
     /// The GlusterFS pool, when desired-state has volumes: observed, or why it could not be.
     #[serde(skip)]
     pub gluster: Option<Result<crate::observe::gluster::GlusterLive, String>>,
@@ -43,6 +46,10 @@ impl Live {
             nodes: read(dir, "nodes.json")?,
             networks: read(dir, "networks.json")?,
             secrets: read(dir, "secrets.json")?,
+            configs: match dir.join("configs.json").exists() {
+                true => read(dir, "configs.json")?,
+                false => Vec::new(),
+            },
             gluster: None,
             agents: None,
         })
@@ -74,6 +81,14 @@ impl Live {
         self.secrets
             .iter()
             .filter_map(|s| Some((s.spec.as_ref()?.name.as_deref()?, s.id.as_deref()?)))
+            .collect()
+    }
+
+    /// Config IDs by name, which service specs must carry alongside the names.
+    pub fn config_ids(&self) -> HashMap<&str, &str> {
+        self.configs
+            .iter()
+            .filter_map(|c| Some((c.spec.as_ref()?.name.as_deref()?, c.id.as_deref()?)))
             .collect()
     }
 

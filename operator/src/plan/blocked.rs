@@ -43,18 +43,33 @@ pub enum Blocked {
     /// An adopted service runs in the other mode (replicated, global): that would be a
     /// delete and create, not a take-over.
     AdoptModeDiffers { name: String },
+    /// A Secret's or Config's data cannot be read or decrypted (why); the version in use,
+    /// if any, stays.
+    DataUnreadable { why: String, in_use: Option<String> },
+    /// An old version of a Secret or Config that services name, or tasks still run with.
+    VersionInUse { services: Vec<String>, tasks: usize },
+    /// A generated secret whose resource is gone: its value exists nowhere else.
+    GeneratedSecretKept { object: String },
 }
 
 impl Blocked {
     /// Whether it clears without anyone changing anything (another resource getting
     /// ready): looked at again within seconds rather than a minute.
     pub fn clears_by_itself(&self) -> bool {
-        matches!(
-            self,
-            Blocked::VolumeNotStarted { .. }
-                | Blocked::VolumeNotMounted { .. }
-                | Blocked::Render(RenderError::MissingNetwork(_))
-        )
+        match self {
+            // A version of a Secret or Config is shoal's to create; a secret made by hand
+            // needs someone.
+            Blocked::Render(RenderError::MissingSecret(name) | RenderError::MissingConfig(name)) => {
+                crate::resources::data::is_versioned(name)
+            }
+            _ => matches!(
+                self,
+                Blocked::VolumeNotStarted { .. }
+                    | Blocked::VolumeNotMounted { .. }
+                    | Blocked::Render(RenderError::MissingNetwork(_))
+                    | Blocked::VersionInUse { .. }
+            ),
+        }
     }
 }
 
@@ -136,6 +151,25 @@ impl fmt::Display for Blocked {
             Blocked::ArbiterChange => f.write_str(
                 "changing a volume's arbiter is not automated: gluster converts it only with \
                  add-brick/remove-brick by hand",
+            ),
+            Blocked::DataUnreadable { why, in_use } => match in_use {
+                Some(object) => write!(f, "{why}; {object} stays in use"),
+                None => write!(f, "{why}; no version exists yet"),
+            },
+            Blocked::VersionInUse { services, tasks } if services.is_empty() => write!(
+                f,
+                "an old version still mounted by {tasks} running task(s): removed once they \
+                 stop"
+            ),
+            Blocked::VersionInUse { services, .. } => write!(
+                f,
+                "an old version still named by {}: removed once they use the new one",
+                services.join(", ")
+            ),
+            Blocked::GeneratedSecretKept { object } => write!(
+                f,
+                "a generated secret's value exists nowhere else, so shoal does not remove it: \
+                 `docker secret rm {object}` once nothing needs it"
             ),
         }
     }

@@ -5,7 +5,9 @@
 //! Order: node labels and availability, then networks, then services; removals come last,
 //! services before the networks they use.
 
+pub mod bind;
 pub mod blocked;
+pub mod data;
 pub mod gluster;
 pub mod render;
 pub mod storage_gate;
@@ -128,6 +130,8 @@ impl Plan {
 
 /// Computes the plan that takes `live` to `desired`.
 pub fn plan(desired: &Desired, live: &Live) -> Plan {
+    // Services are compared with the Secret and Config versions they should use.
+    let desired = &*bind::bind(desired, live);
     let mut plan = Plan::default();
     plan_nodes(desired, live, &mut plan);
     plan_networks(desired, live, &mut plan);
@@ -154,8 +158,10 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
             }
         }
     }
+    data::plan_data(desired, live, &mut plan);
     plan_services(desired, live, &mut plan);
     plan_removals(desired, live, &mut plan);
+    data::plan_data_removals(desired, live, &mut plan);
     plan.capacity = crate::heal::capacity::assess(desired, live);
     plan
 }
@@ -281,12 +287,22 @@ fn services_using_network(live: &Live, network_id: &str) -> Vec<String> {
 
 fn plan_services(desired: &Desired, live: &Live, plan: &mut Plan) {
     let network_names = live.network_names();
-    let created_networks: HashSet<String> = plan
-        .changes
-        .iter()
-        .filter(|c| c.kind == Kind::Network && c.action == Action::Create)
-        .map(|c| c.name.clone())
-        .collect();
+    let created = |kind: Kind| -> HashSet<String> {
+        plan.changes
+            .iter()
+            .filter(|c| c.kind == kind && c.action == Action::Create && c.blocked.is_none())
+            .map(|c| match kind {
+                // A data creation names its resource; the service names the version.
+                Kind::Secret | Kind::Config => desired.data_object(kind, &c.name).unwrap_or_default(),
+                _ => c.name.clone(),
+            })
+            .collect()
+    };
+    let (created_networks, created_secrets, created_configs) = (
+        created(Kind::Network),
+        created(Kind::Secret),
+        created(Kind::Config),
+    );
     for (resource, spec) in desired.services() {
         let name = resource.name().to_string();
         let blocked = match engine_render::service(&name, spec, HashMap::new(), None, live) {
@@ -294,6 +310,20 @@ fn plan_services(desired: &Desired, live: &Live, plan: &mut Plan) {
             // A network this very plan creates first is not a blocker.
             Err(RenderError::MissingNetwork(network)) if created_networks.contains(&network) => {
                 None
+            }
+            Err(RenderError::MissingSecret(secret)) if created_secrets.contains(&secret) => None,
+            Err(RenderError::MissingConfig(config)) if created_configs.contains(&config) => None,
+            Err(RenderError::MissingSecret(name)) if desired.find(Kind::Secret, &name).is_some() => {
+                Some(Blocked::DataUnreadable {
+                    why: format!("Secret/{name} has no version to use"),
+                    in_use: None,
+                })
+            }
+            Err(RenderError::MissingConfig(name)) if desired.find(Kind::Config, &name).is_some() => {
+                Some(Blocked::DataUnreadable {
+                    why: format!("Config/{name} has no version to use"),
+                    in_use: None,
+                })
             }
             Err(error) => Some(Blocked::Render(error)),
         }

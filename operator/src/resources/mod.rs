@@ -1,7 +1,8 @@
 //! The desired-state resource model: Kubernetes-style documents (`apiVersion`, `kind`,
-//! `metadata`, `spec`) of four kinds, and the rules that check them.
+//! `metadata`, `spec`) of six kinds, and the rules that check them.
 
 pub mod constraint;
+pub mod data;
 pub mod gluster_volume;
 pub mod network;
 pub mod node;
@@ -16,6 +17,7 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use data::DataSpec;
 pub use gluster_volume::GlusterVolumeSpec;
 pub use network::NetworkSpec;
 pub use node::NodeSpec;
@@ -32,14 +34,18 @@ pub enum Kind {
     Node,
     Network,
     GlusterVolume,
+    Secret,
+    Config,
     Service,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Node,
         Kind::Network,
         Kind::GlusterVolume,
+        Kind::Secret,
+        Kind::Config,
         Kind::Service,
     ];
 
@@ -48,6 +54,8 @@ impl Kind {
             Kind::Node => "Node",
             Kind::Network => "Network",
             Kind::GlusterVolume => "GlusterVolume",
+            Kind::Secret => "Secret",
+            Kind::Config => "Config",
             Kind::Service => "Service",
         }
     }
@@ -99,6 +107,8 @@ pub enum Spec {
     Node(NodeSpec),
     Network(NetworkSpec),
     GlusterVolume(GlusterVolumeSpec),
+    Secret(DataSpec),
+    Config(DataSpec),
     Service(Box<ServiceSpec>),
 }
 
@@ -108,6 +118,8 @@ impl Spec {
             Spec::Node(_) => Kind::Node,
             Spec::Network(_) => Kind::Network,
             Spec::GlusterVolume(_) => Kind::GlusterVolume,
+            Spec::Secret(_) => Kind::Secret,
+            Spec::Config(_) => Kind::Config,
             Spec::Service(_) => Kind::Service,
         }
     }
@@ -174,6 +186,23 @@ impl Desired {
         self.resources
             .iter()
             .find(|r| r.kind() == kind && r.name() == name)
+    }
+
+    /// The Secret and Config resources, with their kind.
+    pub fn data(&self) -> impl Iterator<Item = (&Resource, &DataSpec)> {
+        self.resources.iter().filter_map(|r| match &r.spec {
+            Spec::Secret(spec) | Spec::Config(spec) => Some((r, spec)),
+            _ => None,
+        })
+    }
+
+    /// The swarm object that `kind` resource `name` is now: its versioned name, when
+    /// its data is known.
+    pub fn data_object(&self, kind: Kind, name: &str) -> Option<String> {
+        match &self.find(kind, name)?.spec {
+            Spec::Secret(spec) | Spec::Config(spec) => spec.resolved.object_name(name),
+            _ => None,
+        }
     }
 
     pub fn nodes(&self) -> impl Iterator<Item = (&Resource, &NodeSpec)> {

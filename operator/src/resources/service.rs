@@ -33,9 +33,14 @@ pub struct ServiceSpec {
     /// never a literal value.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
-    /// Swarm secrets mounted as files under `/run/secrets/`.
+    /// Swarm secrets mounted as files under `/run/secrets/`: a `Secret` resource's
+    /// name, or a secret made out of band.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretRef>,
+    /// Swarm configs mounted as files: a `Config` resource's name, or a config made out
+    /// of band.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<ConfigRef>,
     /// Published ports.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<Port>,
@@ -122,8 +127,9 @@ pub struct EnvVar {
     pub secret_file: Option<String>,
 }
 
-/// A swarm secret exposed to the service as a file. The secret itself is created out of
-/// band (`docker secret create`): its value never lives in git.
+/// A swarm secret exposed to the service as a file: a `Secret` resource (its value from
+/// a key-decrypted file, the host or generated: never in git in the clear), or a secret
+/// created out of band (`docker secret create`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretRef {
@@ -139,6 +145,26 @@ pub struct SecretRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<u32>,
     /// File mode as an octal string, e.g. `"0400"` (default `"0444"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+}
+
+/// A swarm config exposed to the service as a file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigRef {
+    /// Name of the `Config` resource (or of a swarm config made out of band).
+    pub source: String,
+    /// Absolute path of the file in the container (default: `/` and the source's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Owner uid of the file (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// Owner gid of the file (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
+    /// File mode as an octal string, e.g. `"0440"` (default `"0444"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
 }

@@ -5,6 +5,7 @@
 //! Loading never stops at the first problem: a broken document is reported and the rest
 //! is still loaded, so one run of `shoal validate` shows everything to fix.
 
+pub mod data;
 pub mod files;
 pub mod git;
 mod plain_words;
@@ -201,6 +202,14 @@ fn parse_spec(kind: Kind, isolated: &str) -> Result<(Metadata, Option<Spec>), se
         Kind::GlusterVolume => {
             let (metadata, spec) = parse(isolated)?;
             (metadata, spec.map(Spec::GlusterVolume))
+        }
+        Kind::Secret => {
+            let (metadata, spec) = parse(isolated)?;
+            (metadata, spec.map(Spec::Secret))
+        }
+        Kind::Config => {
+            let (metadata, spec) = parse(isolated)?;
+            (metadata, spec.map(Spec::Config))
         }
         Kind::Network => {
             let (metadata, spec) = parse(isolated)?;

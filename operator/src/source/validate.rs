@@ -17,6 +17,8 @@ pub struct ValidateOptions {
     pub strict: bool,
     /// Host paths services may bind-mount besides GlusterVolume mount points.
     pub allow_host_paths: Vec<PathBuf>,
+    /// The age key that decrypts SOPS and age files of Secrets and Configs.
+    pub age_key: Option<source::data::AgeKey>,
 }
 
 /// The outcome of validating a directory.
@@ -52,7 +54,7 @@ pub fn validate_dir(dir: &Path, options: &ValidateOptions) -> Result<Validation,
     if !dir.is_dir() {
         return Err(ValidateError::NotADirectory(dir.to_path_buf()));
     }
-    let loaded = source::load_dir(dir)
+    let mut loaded = source::load_dir(dir)
         .map_err(|error| ValidateError::Unreadable(dir.to_path_buf(), error))?;
     let mut problems = loaded.problems;
     let mut policy = match source::policy::load(dir) {
@@ -66,6 +68,10 @@ pub fn validate_dir(dir: &Path, options: &ValidateOptions) -> Result<Validation,
         .allow_host_paths
         .extend(options.allow_host_paths.iter().cloned());
     problems.extend(validate(&loaded.desired, &policy, dir));
+    problems.extend(source::data::resolve(
+        &mut loaded.desired,
+        options.age_key.as_ref(),
+    ));
     if options.strict {
         for problem in &mut problems {
             problem.severity = Severity::Error;

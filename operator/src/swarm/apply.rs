@@ -43,9 +43,11 @@ pub async fn apply(
     live: &Live,
     revision: Option<&str>,
 ) -> Result<ApplyReport, ApplyError> {
+    // Services are written with the Secret and Config versions they should use.
+    let bound = crate::plan::bind::bind(desired, live);
     let applier = Applier {
         docker,
-        desired,
+        desired: &bound,
         live,
         revision,
         writes: AtomicUsize::new(0),
@@ -174,6 +176,17 @@ impl Applier<'_> {
                 }
                 self.create_service(name).await
             }
+            (kind @ (Kind::Secret | Kind::Config), Action::Delete) => {
+                self.wrote();
+                crate::swarm::data::remove(self.docker, kind, name).await
+            }
+            (kind @ (Kind::Secret | Kind::Config), _) => {
+                let Some(Spec::Secret(spec) | Spec::Config(spec)) = self.spec(kind, name) else {
+                    return Ok(());
+                };
+                self.wrote();
+                crate::swarm::data::create(self.docker, kind, name, spec, self.revision).await
+            }
             (Kind::GlusterVolume, _) => {
                 let Some(Spec::GlusterVolume(_)) = self.spec(Kind::GlusterVolume, name) else {
                     return Ok(());
@@ -207,7 +220,8 @@ impl Applier<'_> {
         let Some(Spec::Service(spec)) = self.spec(Kind::Service, name) else {
             return Ok(());
         };
-        // Networks this apply just created are not in the observed state: read them now.
+        // Networks (secrets, configs) this apply just created are not in the observed
+        // state: read them now.
         let live = self.refreshed_networks().await?;
         let engine = render::service(name, spec, self.service_labels(name, spec), None, &live)
             .map_err(|e| EngineError::Refused(format!("creating service {name}: {e}")))?;
@@ -228,9 +242,20 @@ impl Applier<'_> {
             .list_networks(None)
             .await
             .map_err(EngineError::call("listing networks"))?;
+        if self.desired.data().next().is_none() {
+            return Ok(Live {
+                networks,
+                secrets: self.live.secrets.clone(),
+                configs: self.live.configs.clone(),
+                ..Live::default()
+            });
+        }
+        let (secrets, configs) =
+            tokio::join!(self.docker.list_secrets(None), self.docker.list_configs(None));
         Ok(Live {
             networks,
-            secrets: self.live.secrets.clone(),
+            secrets: secrets.map_err(EngineError::call("listing secrets"))?,
+            configs: configs.map_err(EngineError::call("listing configs"))?,
             ..Live::default()
         })
     }

@@ -92,6 +92,7 @@ fn container_over_live(
         args: pick(unchanged("args"), &live.args, rendered.args),
         env: pick(env_unchanged, &live.env, rendered.env),
         secrets: pick(env_unchanged, &live.secrets, rendered.secrets),
+        configs: pick(unchanged("configs"), &live.configs, rendered.configs),
         mounts: pick(unchanged("mounts"), &live.mounts, rendered.mounts),
         stop_grace_period: pick(
             unchanged("stopGracePeriod"),

@@ -3,6 +3,7 @@
 //! them, and which engine versions shoal talks to. Reading the swarm is `observe::swarm`.
 
 pub mod apply;
+pub mod data;
 pub mod engine;
 pub mod force;
 pub mod keep;

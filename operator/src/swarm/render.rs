@@ -12,7 +12,8 @@ use bollard::models::{
     ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum,
     ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
     ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecFile,
-    TaskSpecContainerSpecSecrets, TaskSpecPlacement, TaskSpecPlacementPreferences,
+    TaskSpecContainerSpecFile1,
+    TaskSpecContainerSpecConfigs, TaskSpecContainerSpecSecrets, TaskSpecPlacement, TaskSpecPlacementPreferences,
     TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy,
     TaskSpecRestartPolicyConditionEnum,
 };
@@ -21,7 +22,7 @@ use crate::observe::live::Live;
 use crate::resources::network::NetworkSpec;
 use crate::resources::service::SECRET_DEFAULT_MODE;
 use crate::resources::service::{
-    FailureAction, MountKind, Protocol, PublishMode, ResourceAmounts, RestartCondition,
+    ConfigRef, FailureAction, MountKind, Protocol, PublishMode, ResourceAmounts, RestartCondition,
     ServiceMode, ServiceSpec, UpdateConfig, UpdateOrder,
 };
 
@@ -29,6 +30,7 @@ use crate::resources::service::{
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RenderError {
     MissingSecret(String),
+    MissingConfig(String),
     MissingNetwork(String),
 }
 
@@ -38,6 +40,10 @@ impl std::fmt::Display for RenderError {
             RenderError::MissingSecret(name) => write!(
                 f,
                 "swarm secret {name:?} does not exist: create it with `docker secret create {name} FILE`"
+            ),
+            RenderError::MissingConfig(name) => write!(
+                f,
+                "swarm config {name:?} does not exist: declare it as a Config resource, or create it with `docker config create {name} FILE`"
             ),
             RenderError::MissingNetwork(name) => {
                 write!(f, "network {name:?} does not exist yet")
@@ -57,6 +63,9 @@ pub fn service(
     live: &Live,
 ) -> Result<EngineService, RenderError> {
     let mut task = task(spec, secrets(spec, live)?);
+    if let Some(container) = task.container_spec.as_mut() {
+        container.configs = non_empty(configs(spec, live)?);
+    }
     task.force_update = force_update;
     task.networks = non_empty(networks(spec, live)?);
     let mode = match spec.mode {
@@ -110,6 +119,48 @@ fn secrets(
             })
         })
         .collect()
+}
+
+/// The config files of the task, by the IDs of the swarm configs they come from.
+fn configs(
+    spec: &ServiceSpec,
+    live: &Live,
+) -> Result<Vec<TaskSpecContainerSpecConfigs>, RenderError> {
+    let config_ids = live.config_ids();
+    spec.configs
+        .iter()
+        .map(|config| {
+            let id = config_ids
+                .get(config.source.as_str())
+                .ok_or_else(|| RenderError::MissingConfig(config.source.clone()))?;
+            Ok(TaskSpecContainerSpecConfigs {
+                file: Some(TaskSpecContainerSpecFile1 {
+                    name: Some(config_target(config)),
+                    uid: Some(config.uid.unwrap_or(0).to_string()),
+                    gid: Some(config.gid.unwrap_or(0).to_string()),
+                    mode: Some(file_mode(config.mode.as_deref())),
+                }),
+                config_id: Some(id.to_string()),
+                config_name: Some(config.source.clone()),
+                ..Default::default()
+            })
+        })
+        .collect()
+}
+
+/// Where a config's file goes: its target, or `/` and its source's name (as the docker
+/// CLI does).
+pub fn config_target(config: &ConfigRef) -> String {
+    config
+        .target
+        .clone()
+        .unwrap_or_else(|| format!("/{}", config.source))
+}
+
+/// An octal mode as written, or the default of mounted secrets and configs.
+fn file_mode(mode: Option<&str>) -> u32 {
+    mode.and_then(|m| u32::from_str_radix(m, 8).ok())
+        .unwrap_or(SECRET_DEFAULT_MODE)
 }
 
 /// The networks the task attaches to, by ID (`host` and `ingress` by name).
@@ -211,11 +262,7 @@ pub fn secret_mounts(spec: &ServiceSpec) -> Vec<(&str, &str, u32, u32, u32)> {
         .secrets
         .iter()
         .map(|s| {
-            let mode = s
-                .mode
-                .as_deref()
-                .and_then(|m| u32::from_str_radix(m, 8).ok())
-                .unwrap_or(SECRET_DEFAULT_MODE);
+            let mode = file_mode(s.mode.as_deref());
             (
                 s.source.as_str(),
                 s.target.as_deref().unwrap_or(&s.source),

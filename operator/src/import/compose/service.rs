@@ -236,6 +236,7 @@ fn empty_spec(image: String) -> ServiceSpec {
         args: None,
         env: Vec::new(),
         secrets: Vec::new(),
+        configs: Vec::new(),
         ports: Vec::new(),
         mounts: Vec::new(),
         networks: Vec::new(),

@@ -36,6 +36,7 @@ fn a_running_stack_imports_as_adoptions_that_change_nothing() {
     let options = ValidateOptions {
         strict: false,
         allow_host_paths: vec!["/var/lib/shoal-lab".into()],
+        ..ValidateOptions::default()
     };
     let validation = validate_dir(out.path(), &options).unwrap();
     assert_eq!(validation.errors(), 0, "{:?}", validation.problems);
@@ -106,6 +107,7 @@ fn an_adopted_service_in_the_other_mode_and_a_differing_adopted_network_are_bloc
     let options = ValidateOptions {
         strict: false,
         allow_host_paths: vec!["/var/lib/shoal-lab".into()],
+        ..ValidateOptions::default()
     };
     let desired = validate_dir(out.path(), &options).unwrap().desired;
     let plan = plan(&desired, &live);

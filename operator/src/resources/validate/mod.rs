@@ -6,6 +6,7 @@
 
 mod capacity;
 mod cluster;
+mod data;
 mod names;
 pub mod policy;
 mod service;
@@ -62,6 +63,7 @@ pub fn validate(desired: &Desired, policy: &Policy, dir: &Path) -> Vec<Problem> 
         check_annotations(resource, &mut findings);
     }
     service::check(desired, policy, &mut findings);
+    data::check(desired, &mut findings);
     cluster::check(desired, &mut findings);
     capacity::check(desired, &mut findings);
     findings.problems

@@ -40,6 +40,7 @@ fn imported() -> (tempfile::TempDir, Desired) {
     let options = ValidateOptions {
         strict: false,
         allow_host_paths: vec!["/var/lib/shoal-lab".into()],
+        ..ValidateOptions::default()
     };
     let validation = validate_dir(out.path(), &options).unwrap();
     assert_eq!(validation.errors(), 0, "{:?}", validation.problems);

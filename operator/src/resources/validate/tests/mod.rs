@@ -57,7 +57,7 @@ fn unknown_field() {
         problems(&service("web", "  colour: red\n")),
         [
             "t.yaml:9:3: Service/web: spec.colour: unknown field `colour`, expected one of image, \
-             mode, replicas, command, args, env, secrets, ports, mounts, networks, placement, \
+             mode, replicas, command, args, env, secrets, configs, ports, mounts, networks, placement, \
              resources, restartPolicy, updateConfig, rollbackConfig, healthcheck, \
              stopGracePeriod, labels, containerLabels, hostname, user, workingDir, init, capAdd, \
              capDrop"
@@ -101,7 +101,7 @@ fn unknown_kind_and_api_version() {
         ),
         [
             "t.yaml:2:7: Servce/web: unknown kind \"Servce\": expected one of Node, Network, \
-             GlusterVolume, Service",
+             GlusterVolume, Secret, Config, Service",
             "t.yaml:6:13: Service/api: unknown apiVersion \"apps/v1\": expected \"shoal/v1alpha1\"",
         ]
     );
