@@ -93,6 +93,11 @@ pub fn load_text(file: &Path, text: &str, loaded: &mut Loaded) {
         let Some(root) = document.root else {
             continue;
         };
+        // A SOPS-encrypted file (its data under a top-level `sops` key) is a Secret's data,
+        // not a resource.
+        if document.root_is_mapping && document.has("sops") && !document.has("apiVersion") {
+            continue;
+        }
         loaded.desired.document_count += 1;
         if !document.root_is_mapping {
             loaded.problems.push(Problem::error(
