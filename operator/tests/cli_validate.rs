@@ -32,7 +32,7 @@ fn the_example_validates_with_a_summary() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../desired-state");
     let output = shoal(&["validate", example]);
     assert_eq!(stderr(&output), "");
-    assert_eq!(stdout(&output), "11 resources in 8 files\n");
+    assert_eq!(stdout(&output), "14 resources in 10 files\n");
     assert_eq!(output.status.code(), Some(0));
 }
 

@@ -88,6 +88,10 @@ fn example_files_reference_their_schema() {
                 pending.push(path);
                 continue;
             }
+            // Data of Config resources (an nginx config) is not a resource.
+            if path.extension().is_none_or(|e| e != "yaml") {
+                continue;
+            }
             let text = std::fs::read_to_string(&path).unwrap();
             let first = text.lines().next().unwrap_or_default();
             let reference = first
@@ -114,5 +118,5 @@ fn example_files_reference_their_schema() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 8);
+    assert_eq!(checked, 10);
 }

@@ -50,9 +50,20 @@ fn floor_up() {
         FLOOR_TREE,
     ]);
     let tree = format!("type=bind,source={FLOOR_TREE},target=/var/www/html");
+    // The password's version shoal generated (wp_db_password-xxxxxxxx), as php-fpm's.
+    let password = docker(&[
+        "secret",
+        "ls",
+        "--filter",
+        "label=io.shoal.resource=wp_db_password",
+        "--format",
+        "{{.Name}}",
+    ]);
+    let password = password.lines().next().expect("shoal made wp_db_password");
     let php = format!(
         "service create --detach --name floor-php --constraint node.hostname==node1 \
-         --network backend --mount {tree} --secret wp_db_password \
+         --network backend --mount {tree} \
+         --secret source={password},target=wp_db_password \
          --env WORDPRESS_DB_HOST=tasks.db \
          --env WORDPRESS_DB_PASSWORD_FILE=/run/secrets/wp_db_password \
          --env WORDPRESS_HTTP_BLOCK_EXTERNAL=true --limit-memory 256M example/wordpress:1"

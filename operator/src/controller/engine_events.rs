@@ -92,9 +92,16 @@ fn data_keys(kind: Kind, object: &str, desired: &Desired) -> Vec<ResourceKey> {
 fn filters() -> HashMap<String, Vec<String>> {
     HashMap::from([(
         "type".to_string(),
-        ["service", "node", "container", "network", "secret", "config"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "service",
+            "node",
+            "container",
+            "network",
+            "secret",
+            "config",
+        ]
+        .map(String::from)
+        .to_vec(),
     )])
 }
 

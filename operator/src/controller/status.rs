@@ -214,7 +214,7 @@ pub fn health(key: &ResourceKey, live: &Live, plan: &Plan, desired: &Desired) ->
                 Health::Degraded
             }
         }
-        Kind::Secret | Kind::Config => crate::plan::data::health(key.kind, &key.name, live, desired),
+        Kind::Secret | Kind::Config => data_health(key.kind, &key.name, live, desired),
         Kind::Network => match live.network(&key.name) {
             Some(_) => Health::Healthy,
             None => Health::Missing,
@@ -246,6 +246,22 @@ pub fn health(key: &ResourceKey, live: &Live, plan: &Plan, desired: &Desired) ->
             }
             None => Health::Unknown,
         },
+    }
+}
+
+/// How a Secret or Config resource (or an old version of one) stands: the version
+/// desired-state wants exists, or only an older one does (its data cannot be read).
+fn data_health(kind: Kind, name: &str, live: &Live, desired: &Desired) -> Health {
+    use crate::plan::data::{exists, newest_version};
+    let object = desired
+        .data_object(kind, name)
+        .unwrap_or_else(|| name.to_string());
+    if exists(live, kind, &object) {
+        Health::Healthy
+    } else if newest_version(live, kind, name).is_some() {
+        Health::Degraded
+    } else {
+        Health::Missing
     }
 }
 

@@ -15,9 +15,9 @@ use bollard::models::{
 
 use crate::resources::quantity::{Cpus, Duration, MemorySize};
 use crate::resources::service::{
-    ConfigRef, EnvVar, FailureAction, Healthcheck, Mount, MountKind, Placement, Port, Protocol, PublishMode,
-    ResourceAmounts, Resources, RestartCondition, RestartPolicy, SecretRef, ServiceMode,
-    ServiceSpec, SpreadPreference, UpdateConfig, UpdateOrder,
+    ConfigRef, EnvVar, FailureAction, Healthcheck, Mount, MountKind, Placement, Port, Protocol,
+    PublishMode, ResourceAmounts, Resources, RestartCondition, RestartPolicy, SecretRef,
+    ServiceMode, ServiceSpec, SpreadPreference, UpdateConfig, UpdateOrder,
 };
 use crate::swarm::labels;
 

@@ -59,9 +59,9 @@ impl Blocked {
         match self {
             // A version of a Secret or Config is shoal's to create; a secret made by hand
             // needs someone.
-            Blocked::Render(RenderError::MissingSecret(name) | RenderError::MissingConfig(name)) => {
-                crate::resources::data::is_versioned(name)
-            }
+            Blocked::Render(
+                RenderError::MissingSecret(name) | RenderError::MissingConfig(name),
+            ) => crate::resources::data::is_versioned(name),
             _ => matches!(
                 self,
                 Blocked::VolumeNotStarted { .. }

@@ -17,10 +17,6 @@ use crate::swarm::labels;
 
 use super::{Action, Blocked, Change, Plan};
 
-/// The label on a data object that says where its data came from (`generate` matters:
-/// such a value exists nowhere else).
-pub const SOURCE_LABEL: &str = "io.shoal.data-source";
-
 /// A version of a Secret or Config resource, as swarm lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DataObject<'a> {
@@ -78,7 +74,9 @@ fn object<'a>(
         id,
         resource,
         index: index.unwrap_or(0),
-        generated: labels.get(SOURCE_LABEL).is_some_and(|s| s == "generate"),
+        generated: labels
+            .get(labels::DATA_SOURCE)
+            .is_some_and(|s| s == "generate"),
     })
 }
 
@@ -88,13 +86,6 @@ pub fn newest_version<'a>(live: &'a Live, kind: Kind, name: &str) -> Option<&'a 
         .filter(|o| o.kind == kind && o.resource == name)
         .max_by_key(|o| o.index)
         .map(|o| o.name)
-}
-
-fn exists(live: &Live, kind: Kind, name: &str) -> bool {
-    match kind {
-        Kind::Secret => live.secret_ids().contains_key(name),
-        _ => live.config_ids().contains_key(name),
-    }
 }
 
 /// Creations of the versions desired-state wants, and the resources whose data cannot
@@ -177,9 +168,7 @@ pub fn plan_data_removals(desired: &Desired, live: &Live, plan: &mut Plan) {
         versions.sort_by_key(|o| std::cmp::Reverse(o.index));
         let mut kept_for_tasks = 0;
         for object in versions {
-            if current.as_deref() == Some(object.name)
-                || (current.is_none() && wanted.is_some())
-            {
+            if current.as_deref() == Some(object.name) || (current.is_none() && wanted.is_some()) {
                 // The version desired-state wants, or, while its data cannot be read, every
                 // version: the one in use stays.
                 continue;
@@ -220,7 +209,10 @@ fn services_naming(live: &Live, kind: Kind, id: &str) -> Vec<String> {
         .iter()
         .filter_map(|s| s.spec.as_ref())
         .filter(|spec| {
-            let container = spec.task_template.as_ref().and_then(|t| t.container_spec.as_ref());
+            let container = spec
+                .task_template
+                .as_ref()
+                .and_then(|t| t.container_spec.as_ref());
             container.is_some_and(|c| mounts(c, kind, id))
         })
         .filter_map(|spec| spec.name.clone())
@@ -254,23 +246,10 @@ fn mounts(container: &TaskSpecContainerSpec, kind: Kind, id: &str) -> bool {
     }
 }
 
-/// How a Secret or Config resource (or an old version of one) stands: the version
-/// desired-state wants exists, or only an older one does (its data cannot be read).
-pub fn health(
-    kind: Kind,
-    name: &str,
-    live: &Live,
-    desired: &Desired,
-) -> crate::controller::status::Health {
-    use crate::controller::status::Health;
-    let object = desired
-        .data_object(kind, name)
-        .unwrap_or_else(|| name.to_string());
-    if exists(live, kind, &object) {
-        Health::Healthy
-    } else if newest_version(live, kind, name).is_some() {
-        Health::Degraded
-    } else {
-        Health::Missing
+/// Whether the secret or config `name` exists.
+pub fn exists(live: &Live, kind: Kind, name: &str) -> bool {
+    match kind {
+        Kind::Secret => live.secret_ids().contains_key(name),
+        _ => live.config_ids().contains_key(name),
     }
 }

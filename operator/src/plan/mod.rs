@@ -293,7 +293,9 @@ fn plan_services(desired: &Desired, live: &Live, plan: &mut Plan) {
             .filter(|c| c.kind == kind && c.action == Action::Create && c.blocked.is_none())
             .map(|c| match kind {
                 // A data creation names its resource; the service names the version.
-                Kind::Secret | Kind::Config => desired.data_object(kind, &c.name).unwrap_or_default(),
+                Kind::Secret | Kind::Config => {
+                    desired.data_object(kind, &c.name).unwrap_or_default()
+                }
                 _ => c.name.clone(),
             })
             .collect()
@@ -313,13 +315,17 @@ fn plan_services(desired: &Desired, live: &Live, plan: &mut Plan) {
             }
             Err(RenderError::MissingSecret(secret)) if created_secrets.contains(&secret) => None,
             Err(RenderError::MissingConfig(config)) if created_configs.contains(&config) => None,
-            Err(RenderError::MissingSecret(name)) if desired.find(Kind::Secret, &name).is_some() => {
+            Err(RenderError::MissingSecret(name))
+                if desired.find(Kind::Secret, &name).is_some() =>
+            {
                 Some(Blocked::DataUnreadable {
                     why: format!("Secret/{name} has no version to use"),
                     in_use: None,
                 })
             }
-            Err(RenderError::MissingConfig(name)) if desired.find(Kind::Config, &name).is_some() => {
+            Err(RenderError::MissingConfig(name))
+                if desired.find(Kind::Config, &name).is_some() =>
+            {
                 Some(Blocked::DataUnreadable {
                     why: format!("Config/{name} has no version to use"),
                     in_use: None,

@@ -344,12 +344,13 @@ fn a_service_on_a_gluster_volume_waits_until_the_volume_is_started() {
         .map(|(name, why)| (name, why.to_string()))
         .collect();
     let waiting = "waiting for GlusterVolume/storage to be created and started: /data/storage/wordpress lies on it";
-    // php-fpm is held back too, first by the secrets the recorded swarm lacks.
+    // php-fpm too: its password's version, which this plan creates, does not hold it.
     assert_eq!(
         blocked,
         [
             ("fileserver", waiting.to_string()),
-            ("http", waiting.to_string())
+            ("http", waiting.to_string()),
+            ("php-fpm", waiting.to_string())
         ]
     );
 
@@ -423,7 +424,11 @@ fn a_service_on_a_gluster_volume_waits_until_its_nodes_have_it_mounted() {
                    (agent unreachable): /data/storage/wordpress lies on it";
         assert_eq!(
             waiting,
-            [("fileserver", why.to_string()), ("http", why.to_string())]
+            [
+                ("fileserver", why.to_string()),
+                ("http", why.to_string()),
+                ("php-fpm", why.to_string())
+            ]
         );
         let text = render::text(&waiting_plan, false);
         assert!(

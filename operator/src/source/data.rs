@@ -30,9 +30,8 @@ impl AgeKey {
         match self {
             AgeKey::File(path) => std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read the age key file {}: {e}", path.display())),
-            AgeKey::Env(name) => std::env::var(name).map_err(|_| {
-                format!("the environment variable {name} (--age-key-env) is not set")
-            }),
+            AgeKey::Env(name) => std::env::var(name)
+                .map_err(|_| format!("the environment variable {name} (--age-key-env) is not set")),
         }
     }
 }

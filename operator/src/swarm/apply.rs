@@ -250,8 +250,10 @@ impl Applier<'_> {
                 ..Live::default()
             });
         }
-        let (secrets, configs) =
-            tokio::join!(self.docker.list_secrets(None), self.docker.list_configs(None));
+        let (secrets, configs) = tokio::join!(
+            self.docker.list_secrets(None),
+            self.docker.list_configs(None)
+        );
         Ok(Live {
             networks,
             secrets: secrets.map_err(EngineError::call("listing secrets"))?,

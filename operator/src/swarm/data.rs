@@ -6,7 +6,6 @@ use base64::Engine as _;
 use bollard::Docker;
 use bollard::models::{ConfigSpec, SecretSpec};
 
-use crate::plan::data::SOURCE_LABEL;
 use crate::resources::data::{Resolved, SourceKind};
 use crate::resources::{DataSpec, Kind};
 use crate::swarm::engine::EngineError;
@@ -32,16 +31,18 @@ pub async fn create(
         Resolved::Data(data) => data.bytes.clone(),
         Resolved::Generated { .. } => {
             let length = spec.generate.as_ref().map_or(32, |g| g.length as usize);
-            generate(length).map_err(|e| {
-                EngineError::Refused(format!("{kind}/{name}: no random data: {e}"))
-            })?
+            generate(length)
+                .map_err(|e| EngineError::Refused(format!("{kind}/{name}: no random data: {e}")))?
         }
         Resolved::Unread | Resolved::Failed(_) => unreachable!("no object name without data"),
     };
     let hash = &object[object.len() - 8..];
     let mut labels = labels::managed(name, hash, revision);
     if let Some(source) = spec.sources().first() {
-        labels.insert(SOURCE_LABEL.to_string(), source_label(*source).to_string());
+        labels.insert(
+            labels::DATA_SOURCE.to_string(),
+            source_label(*source).to_string(),
+        );
     }
     let data = Some(base64::engine::general_purpose::STANDARD.encode(bytes));
     let what = format!("creating {} {object}", kind.as_str().to_lowercase());

@@ -19,6 +19,10 @@ pub const HEALTHCHECK: &str = "io.shoal.healthcheck";
 /// On nodes: the label keys shoal set, so it removes only those it owns.
 pub const NODE_LABELS: &str = "io.shoal.node-labels";
 
+/// On secrets and configs: where the data came from (`generate` matters: such a value
+/// exists nowhere else).
+pub const DATA_SOURCE: &str = "io.shoal.data-source";
+
 pub const MANAGER: &str = "shoal";
 pub const PREFIX: &str = "io.shoal.";
 

@@ -83,14 +83,20 @@ fn check_source(resource: &Resource, spec: &DataSpec, findings: &mut Findings) {
 fn check_paths(resource: &Resource, spec: &DataSpec, findings: &mut Findings) {
     let in_tree = [
         ("spec.file", spec.file.as_deref()),
-        ("spec.sops.file", spec.sops.as_ref().map(|s| s.file.as_str())),
+        (
+            "spec.sops.file",
+            spec.sops.as_ref().map(|s| s.file.as_str()),
+        ),
         ("spec.age", spec.age.as_deref()),
     ];
     for (path, file) in in_tree {
         let Some(file) = file else { continue };
-        let escapes = Path::new(file)
-            .components()
-            .any(|c| matches!(c, Component::ParentDir | Component::RootDir | Component::Prefix(_)));
+        let escapes = Path::new(file).components().any(|c| {
+            matches!(
+                c,
+                Component::ParentDir | Component::RootDir | Component::Prefix(_)
+            )
+        });
         if escapes {
             findings.error(
                 resource,
@@ -108,7 +114,10 @@ fn check_paths(resource: &Resource, spec: &DataSpec, findings: &mut Findings) {
         findings.error(
             resource,
             "spec.fromFile",
-            format!("{:?} must be an absolute path on the host", host.display().to_string()),
+            format!(
+                "{:?} must be an absolute path on the host",
+                host.display().to_string()
+            ),
         );
     }
 }

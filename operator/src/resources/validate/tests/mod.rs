@@ -40,7 +40,7 @@ fn the_example_desired_state_is_valid_without_warnings() {
         .map(ToString::to_string)
         .collect();
     assert_eq!(rendered, Vec::<String>::new());
-    assert_eq!(validation.desired.resources.len(), 11);
+    assert_eq!(validation.desired.resources.len(), 14);
 }
 
 #[test]
