@@ -14,7 +14,7 @@ use super::shared::{Shared, Snapshot};
 use super::{Trigger, Why};
 use crate::source::git::GitSource;
 use crate::source::validate::{ValidateOptions, validate_dir};
-use crate::source::watch::DirWatch;
+use crate::source::watch::{DataFiles, DirWatch};
 
 /// What loading a revision came to.
 #[derive(Clone, Debug, PartialEq)]
@@ -102,14 +102,17 @@ pub fn spawn(
     match &options.source {
         SourceOptions::Dir { dir, poll } => {
             let (changed, changes) = mpsc::unbounded_channel();
-            let watch = DirWatch::start(dir, options.debounce, *poll, changed)
+            let data_files = DataFiles::default();
+            let watch = DirWatch::start(dir, options.debounce, *poll, changed, data_files.clone())
                 .map_err(|e| RunError::Watch(dir.clone(), e))?;
             if load(&shared, dir, &validate, None) == Loaded::InForce {
                 let _ = triggers.send(Trigger::All(Why::Revision));
             }
+            watch_data_files(&shared, &data_files);
             let (rewatch, rewatches) = mpsc::unbounded_channel::<()>();
             let source = DirSource {
                 dir: dir.clone(),
+                data_files,
                 validate,
                 resync: options.resync,
                 shared,
@@ -131,8 +134,19 @@ pub fn spawn(
     Ok(())
 }
 
+/// The data files of the desired-state in force are watched too.
+fn watch_data_files(shared: &Shared, data_files: &DataFiles) {
+    if let Some(snapshot) = shared.snapshot() {
+        *data_files
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            crate::source::data::file_names(&snapshot.desired);
+    }
+}
+
 struct DirSource {
     dir: PathBuf,
+    data_files: DataFiles,
     validate: ValidateOptions,
     resync: Duration,
     shared: Arc<Shared>,
@@ -153,8 +167,9 @@ impl DirSource {
                 }
                 _ = tokio::time::sleep(self.resync) => {}
             }
-            if load(&self.shared, &self.dir, &self.validate, None) == Loaded::InForce
-                && self.triggers.send(Trigger::All(Why::Revision)).is_err()
+            let loaded = load(&self.shared, &self.dir, &self.validate, None);
+            watch_data_files(&self.shared, &self.data_files);
+            if loaded == Loaded::InForce && self.triggers.send(Trigger::All(Why::Revision)).is_err()
             {
                 return;
             }

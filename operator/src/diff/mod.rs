@@ -82,6 +82,10 @@ pub fn spec_hash(spec: &impl Serialize) -> String {
 pub fn desired_hash(spec: &Spec) -> String {
     match spec {
         Spec::Service(spec) => service_hash(spec),
+        // The data is no field of the document: its version is what changes.
+        Spec::Secret(data) | Spec::Config(data) => {
+            spec_hash(&(spec, format!("{:?}", data.resolved)))
+        }
         other => spec_hash(other),
     }
 }
@@ -244,7 +248,7 @@ fn normalise_healthcheck(mut check: Healthcheck) -> Healthcheck {
 }
 
 fn normalise_config(mut config: ConfigRef) -> ConfigRef {
-    config.target = Some(crate::swarm::render::config_target(&config));
+    config.target = Some(config.target_path());
     config.uid = config.uid.filter(|uid| *uid != 0);
     config.gid = config.gid.filter(|gid| *gid != 0);
     config.mode = config

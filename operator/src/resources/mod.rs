@@ -1,6 +1,7 @@
 //! The desired-state resource model: Kubernetes-style documents (`apiVersion`, `kind`,
 //! `metadata`, `spec`) of six kinds, and the rules that check them.
 
+pub mod binding;
 pub mod constraint;
 pub mod data;
 pub mod gluster_volume;

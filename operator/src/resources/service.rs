@@ -169,6 +169,16 @@ pub struct ConfigRef {
     pub mode: Option<String>,
 }
 
+impl ConfigRef {
+    /// Where the file goes: `target`, or `/` and the source's name (as the docker CLI
+    /// does).
+    pub fn target_path(&self) -> String {
+        self.target
+            .clone()
+            .unwrap_or_else(|| format!("/{}", self.source))
+    }
+}
+
 /// A published port.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -36,6 +36,20 @@ impl AgeKey {
     }
 }
 
+/// The file names of the data files in desired-state (`loadbalancer.conf`), which a
+/// watch of the directory must count as desired-state.
+pub fn file_names(desired: &Desired) -> std::collections::HashSet<std::ffi::OsString> {
+    desired
+        .data()
+        .flat_map(|(_, spec)| {
+            let sops = spec.sops.as_ref().map(|s| s.file.as_str());
+            [spec.file.as_deref(), sops, spec.age.as_deref()]
+        })
+        .flatten()
+        .filter_map(|file| Path::new(file).file_name().map(|n| n.to_os_string()))
+        .collect()
+}
+
 /// Reads the data of every Secret and Config of `desired`; returns the problems: errors
 /// for files missing from desired-state, warnings for resources that failed here.
 pub fn resolve(desired: &mut Desired, key: Option<&AgeKey>) -> Vec<Problem> {

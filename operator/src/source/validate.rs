@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::diagnostics::{self, Problem, Severity};
-use crate::resources::Desired;
 use crate::resources::validate::{policy::Policy, validate};
+use crate::resources::{Desired, binding};
 use crate::source;
 
 /// How to validate.
@@ -72,6 +72,10 @@ pub fn validate_dir(dir: &Path, options: &ValidateOptions) -> Result<Validation,
         &mut loaded.desired,
         options.age_key.as_ref(),
     ));
+    // Services name the versions their Secrets' and Configs' data makes: a new content
+    // is a new spec of every service that uses it.
+    let versions = binding::versions(&loaded.desired);
+    binding::bind_services(&mut loaded.desired, &versions);
     if options.strict {
         for problem in &mut problems {
             problem.severity = Severity::Error;

@@ -2,7 +2,10 @@
 //! also when a git-sync sidecar swaps a symlink to a new checkout atomically, and by
 //! polling where inotify sees nothing (network filesystems: `--poll-interval`).
 
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use notify::{EventKind, PollWatcher, RecommendedWatcher, RecursiveMode};
@@ -29,12 +32,25 @@ fn link_parents(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Whether a changed path can matter: YAML files, and directories and links (a swapped
-/// checkout). Other files (editor backups, a log someone keeps there) are not loaded.
-fn may_be_desired_state(path: &Path) -> bool {
+/// The file names of the data Secrets and Configs read (`nginx.conf`), kept up to date
+/// by whoever loads desired-state: a change to one of them is a change of desired-state.
+pub type DataFiles = Arc<RwLock<HashSet<OsString>>>;
+
+/// Whether a changed path can matter: YAML files, the data files of Secrets and Configs,
+/// and directories and links (a swapped checkout). Other files (editor backups, a log
+/// someone keeps there) are not loaded.
+fn may_be_desired_state(path: &Path, data_files: &DataFiles) -> bool {
+    let is_data = || {
+        path.file_name().is_some_and(|name| {
+            data_files
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .contains(name)
+        })
+    };
     match path.extension().and_then(|e| e.to_str()) {
         None => true,
-        Some(extension) => matches!(extension, "yaml" | "yml") || path.is_dir(),
+        Some(extension) => matches!(extension, "yaml" | "yml") || path.is_dir() || is_data(),
     }
 }
 
@@ -45,6 +61,7 @@ impl DirWatch {
         debounce: Duration,
         poll: Option<Duration>,
         changed: UnboundedSender<()>,
+        data_files: DataFiles,
     ) -> notify::Result<DirWatch> {
         // Reading desired-state opens its files, which inotify reports too (access
         // events): only changes count, or every reload would trigger the next.
@@ -56,7 +73,8 @@ impl DirWatch {
                     tracing::debug!(kind = ?e.kind, paths = ?e.paths, "desired-state watch");
                     // A rescan (the kernel's queue overflowed) names no path.
                     !matches!(e.kind, EventKind::Access(_))
-                        && (e.need_rescan() || e.paths.iter().any(|p| may_be_desired_state(p)))
+                        && (e.need_rescan()
+                            || e.paths.iter().any(|p| may_be_desired_state(p, &data_files)))
                 }),
                 Err(errors) => {
                     // Events may have been lost: read everything again.
@@ -141,7 +159,10 @@ mod tests {
         std::os::unix::fs::symlink(&first, &current).unwrap();
 
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut watch = DirWatch::start(&current, Duration::from_millis(200), None, tx).unwrap();
+        let data_files = DataFiles::default();
+        data_files.write().unwrap().insert("nginx.conf".into());
+        let mut watch =
+            DirWatch::start(&current, Duration::from_millis(200), None, tx, data_files).unwrap();
         for i in 0..10 {
             std::fs::write(first.join(format!("file-{i}.yaml")), "a").unwrap();
         }
@@ -158,6 +179,8 @@ mod tests {
         std::fs::write(first.join("operator.log"), "not desired-state").unwrap();
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert!(rx.try_recv().is_err(), "other files are not desired-state");
+        std::fs::write(first.join("nginx.conf"), "events {}").unwrap();
+        assert!(next(&mut rx).await, "a Config's data file signals");
 
         // git-sync's swap: a new link renamed over the old one.
         let swap = root.path().join("current.tmp");
@@ -178,6 +201,7 @@ mod tests {
             Duration::from_millis(100),
             Some(Duration::from_millis(100)),
             tx,
+            DataFiles::default(),
         )
         .unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -22,7 +22,7 @@ use crate::observe::live::Live;
 use crate::resources::network::NetworkSpec;
 use crate::resources::service::SECRET_DEFAULT_MODE;
 use crate::resources::service::{
-    ConfigRef, FailureAction, MountKind, Protocol, PublishMode, ResourceAmounts, RestartCondition,
+    FailureAction, MountKind, Protocol, PublishMode, ResourceAmounts, RestartCondition,
     ServiceMode, ServiceSpec, UpdateConfig, UpdateOrder,
 };
 
@@ -135,7 +135,7 @@ fn configs(
                 .ok_or_else(|| RenderError::MissingConfig(config.source.clone()))?;
             Ok(TaskSpecContainerSpecConfigs {
                 file: Some(TaskSpecContainerSpecFile1 {
-                    name: Some(config_target(config)),
+                    name: Some(config.target_path()),
                     uid: Some(config.uid.unwrap_or(0).to_string()),
                     gid: Some(config.gid.unwrap_or(0).to_string()),
                     mode: Some(file_mode(config.mode.as_deref())),
@@ -146,15 +146,6 @@ fn configs(
             })
         })
         .collect()
-}
-
-/// Where a config's file goes: its target, or `/` and its source's name (as the docker
-/// CLI does).
-pub fn config_target(config: &ConfigRef) -> String {
-    config
-        .target
-        .clone()
-        .unwrap_or_else(|| format!("/{}", config.source))
 }
 
 /// An octal mode as written, or the default of mounted secrets and configs.
