@@ -199,7 +199,8 @@ impl Lab {
             .expect("docker runs")
     }
 
-    /// Removes every service, every swarm network but ingress, and every node label, so
+    /// Removes every service, the secrets and configs shoal made, every swarm network but
+    /// ingress, and every node label, so
     /// each test starts from an empty swarm. Panics when it cannot.
     pub fn reset(&self) {
         if let Err(error) = self.try_reset() {
@@ -240,6 +241,16 @@ impl Lab {
             let mut args = vec!["service", "rm"];
             args.extend(services.lines());
             run(&args)?;
+        }
+        // The secrets and configs shoal made (versions of Secret and Config resources).
+        for kind in ["secret", "config"] {
+            let filter = "label=io.shoal.managed-by=shoal";
+            let managed = run(&[kind, "ls", "-q", "--filter", filter])?;
+            if !managed.is_empty() {
+                let mut args = vec![kind, "rm"];
+                args.extend(managed.lines());
+                run(&args)?;
+            }
         }
         // Networks can be removed once their tasks are gone, and removal is asynchronous
         // in swarm: repeat until the list no longer shows them.

@@ -253,3 +253,6 @@ pub fn exists(live: &Live, kind: Kind, name: &str) -> bool {
         _ => live.config_ids().contains_key(name),
     }
 }
+
+#[cfg(test)]
+mod tests;
