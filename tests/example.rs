@@ -41,12 +41,15 @@ fn the_example_platform_converges_serves_wordpress_and_stays_up_through_a_worker
     assert_eq!(
         rows,
         [
+            "Config loadbalancer-conf Synced Healthy enforce",
             "GlusterVolume storage Synced Healthy enforce",
             "Network backend Synced Healthy enforce",
             "Network frontend Synced Healthy enforce",
             "Node node1 Synced Healthy enforce",
             "Node node2 Synced Healthy enforce",
             "Node node3 Synced Healthy enforce",
+            "Secret db_root_password Synced Healthy enforce",
+            "Secret wp_db_password Synced Healthy enforce",
             "Service db Synced Healthy enforce",
             "Service fileserver Synced Healthy enforce",
             "Service http Synced Healthy enforce",

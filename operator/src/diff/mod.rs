@@ -135,6 +135,8 @@ fn normalise(spec: &ServiceSpec) -> ServiceSpec {
     spec.command = spec.command.filter(|c| !c.is_empty());
     spec.args = spec.args.filter(|a| !a.is_empty());
     normalise_secrets(&mut spec);
+    // Ordering for shoal, not a swarm field: it never differs from live.
+    spec.depends_on.clear();
     spec.configs = std::mem::take(&mut spec.configs)
         .into_iter()
         .map(normalise_config)

@@ -60,6 +60,7 @@ pub fn service(engine: &EngineService, network_names: &HashMap<&str, &str>) -> S
         init: container.init,
         cap_add: container.capability_add.clone().unwrap_or_default(),
         cap_drop: container.capability_drop.clone().unwrap_or_default(),
+        depends_on: Vec::new(),
     }
 }
 

@@ -50,6 +50,10 @@ pub enum Blocked {
     VersionInUse { services: Vec<String>, tasks: usize },
     /// A generated secret whose resource is gone: its value exists nowhere else.
     GeneratedSecretKept { object: String },
+    /// A resource named in `dependsOn` is not Healthy yet (why).
+    DependencyNotReady { dependency: String, why: String },
+    /// Services that depend on this one are rolling out.
+    DependentsRollingOut { services: Vec<String> },
 }
 
 impl Blocked {
@@ -68,6 +72,8 @@ impl Blocked {
                     | Blocked::VolumeNotMounted { .. }
                     | Blocked::Render(RenderError::MissingNetwork(_))
                     | Blocked::VersionInUse { .. }
+                    | Blocked::DependencyNotReady { .. }
+                    | Blocked::DependentsRollingOut { .. }
             ),
         }
     }
@@ -164,6 +170,14 @@ impl fmt::Display for Blocked {
             Blocked::VersionInUse { services, .. } => write!(
                 f,
                 "an old version still named by {}: removed once they use the new one",
+                services.join(", ")
+            ),
+            Blocked::DependencyNotReady { dependency, why } => {
+                write!(f, "waiting for {dependency} (dependsOn): {why}")
+            }
+            Blocked::DependentsRollingOut { services } => write!(
+                f,
+                "waiting for {} (which depend on it) to finish rolling out",
                 services.join(", ")
             ),
             Blocked::GeneratedSecretKept { object } => write!(

@@ -8,6 +8,7 @@
 pub mod bind;
 pub mod blocked;
 pub mod data;
+pub mod depends;
 pub mod gluster;
 pub mod render;
 pub mod storage_gate;
@@ -162,6 +163,7 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
     plan_services(desired, live, &mut plan);
     plan_removals(desired, live, &mut plan);
     data::plan_data_removals(desired, live, &mut plan);
+    depends::gate(desired, live, &mut plan);
     plan.capacity = crate::heal::capacity::assess(desired, live);
     plan
 }

@@ -98,6 +98,11 @@ pub struct ServiceSpec {
     /// Kernel capabilities dropped from the default set (`CAP_MKNOD`, or `ALL`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cap_drop: Vec<String>,
+    /// Resources (`Service/db`, `GlusterVolume/storage`) that must be Healthy before this
+    /// service is created or updated; a rollout of a Service named here waits until this
+    /// service's own rollout is done. Not a swarm field: it orders shoal's writes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
 }
 
 /// Scheduling mode of a service.

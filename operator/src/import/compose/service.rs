@@ -255,5 +255,6 @@ fn empty_spec(image: String) -> ServiceSpec {
         init: None,
         cap_add: Vec::new(),
         cap_drop: Vec::new(),
+        depends_on: Vec::new(),
     }
 }

@@ -7,6 +7,7 @@
 mod capacity;
 mod cluster;
 mod data;
+mod depends;
 mod names;
 pub mod policy;
 mod service;
@@ -64,6 +65,7 @@ pub fn validate(desired: &Desired, policy: &Policy, dir: &Path) -> Vec<Problem> 
     }
     service::check(desired, policy, &mut findings);
     data::check(desired, &mut findings);
+    depends::check(desired, &mut findings);
     cluster::check(desired, &mut findings);
     capacity::check(desired, &mut findings);
     findings.problems
