@@ -95,3 +95,6 @@ fn dependents_rolling_out(name: &str, desired: &Desired, live: &Live) -> Option<
         .collect();
     (!rolling.is_empty()).then_some(Blocked::DependentsRollingOut { services: rolling })
 }
+
+#[cfg(test)]
+mod tests;

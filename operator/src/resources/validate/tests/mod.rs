@@ -60,7 +60,7 @@ fn unknown_field() {
              mode, replicas, command, args, env, secrets, configs, ports, mounts, networks, placement, \
              resources, restartPolicy, updateConfig, rollbackConfig, healthcheck, \
              stopGracePeriod, labels, containerLabels, hostname, user, workingDir, init, capAdd, \
-             capDrop"
+             capDrop, dependsOn"
         ]
     );
 }
@@ -588,4 +588,5 @@ fn start_first_with_a_host_mode_port_warns_of_a_stalled_rollout() {
     );
 }
 
+mod depends;
 mod engine;
