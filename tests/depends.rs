@@ -117,7 +117,7 @@ fn a_dependent_is_created_and_rolled_out_only_after_its_dependency() {
     .unwrap();
     operator.wait_for("app on lab/web:2", TWO_MINUTES * 2, |_| {
         let image = lab.service_field("app", "{{.Spec.TaskTemplate.ContainerSpec.Image}}");
-        let state = lab.service_field("app", "{{.UpdateStatus.State}}");
+        let state = lab.service_field("app", "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}");
         (image.starts_with("lab/web:2") && state == "completed").then_some(())
     });
     let base_done = update_time(&lab, "base", "CompletedAt");
