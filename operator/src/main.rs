@@ -240,7 +240,8 @@ struct RunArgs {
     /// Poll DIR at this interval instead of relying on inotify (network filesystems).
     #[arg(long, value_parser = humantime::parse_duration)]
     poll_interval: Option<Duration>,
-    /// Where to serve /healthz, /readyz, /metrics, /api/v1/status and /api/v1/events.
+    /// Where to serve /healthz, /readyz, /metrics, /api/v1/status, /api/v1/events and the
+    /// push webhook.
     #[arg(long, default_value = "127.0.0.1:9850")]
     listen: std::net::SocketAddr,
     /// Look at everything this often (with jitter): swarm sends no event for some changes.
@@ -268,6 +269,10 @@ struct RunArgs {
     /// (a node that goes down again meanwhile starts over).
     #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
     rebalance_settle: Duration,
+    /// A file holding the secret that GitHub, Gitea/Forgejo or GitLab push webhooks are
+    /// signed with: POST /api/v1/webhook/git then fetches at once (with --git-url).
+    #[arg(long, value_name = "FILE")]
+    webhook_secret_file: Option<PathBuf>,
 }
 
 impl From<LogFormat> for logging::LogFormat {
@@ -336,6 +341,7 @@ impl RunArgs {
                 .identity
                 .unwrap_or_else(commands::run::default_identity),
             rebalance_settle: self.rebalance_settle,
+            webhook_secret_file: self.webhook_secret_file,
         }
     }
 }

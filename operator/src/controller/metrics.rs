@@ -72,6 +72,12 @@ pub struct RevisionLabel {
     pub revision: String,
 }
 
+/// What became of a webhook request: fetch, ignored, unauthorized, rate_limited.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabel {
+    pub result: &'static str,
+}
+
 /// Every metric, registered once.
 pub struct Metrics {
     pub registry: Registry,
@@ -84,6 +90,7 @@ pub struct Metrics {
     pub revision: Family<RevisionLabel, Gauge>,
     pub event_stream_reconnects: Counter,
     pub observations: Counter,
+    pub webhook_requests: Family<WebhookLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -145,7 +152,14 @@ impl Default for Metrics {
             "Full observations of the live state (shared by the reconciles of a burst)",
             observations.clone(),
         );
+        let webhook_requests = Family::<WebhookLabel, Counter>::default();
+        registry.register(
+            "webhook_requests",
+            "Push webhook requests by what became of them (fetch, ignored, unauthorized, rate_limited)",
+            webhook_requests.clone(),
+        );
         Metrics {
+            webhook_requests,
             registry,
             observations,
             reconciles,

@@ -18,6 +18,7 @@ pub mod server;
 pub mod shared;
 pub mod source;
 pub mod status;
+pub mod webhook;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

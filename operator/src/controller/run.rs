@@ -54,6 +54,8 @@ pub struct RunOptions {
     pub identity: String,
     /// How long a returned node stays ready before tasks are moved back onto it.
     pub rebalance_settle: Duration,
+    /// The secret push webhooks are signed with (git sources only).
+    pub webhook_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +72,8 @@ pub enum RunError {
         humantime::format_duration(*.0)
     )]
     LeaseTtl(Duration),
+    #[error("{0}")]
+    Webhook(String),
 }
 
 /// Below this, a holder's step-down (at two thirds of the ttl) may come after another
@@ -82,6 +86,16 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         return Err(RunError::LeaseTtl(options.lease_ttl));
     }
     let shared = Arc::new(Shared::new(options.identity.clone(), 512));
+    if let Some(file) = &options.webhook_secret_file {
+        let SourceOptions::Git { git, .. } = &options.source else {
+            return Err(RunError::Webhook(
+                "--webhook-secret-file needs --git-url: a watched directory gets no pushes".into(),
+            ));
+        };
+        let listener = super::webhook::Listener::from_file(file, git.reference.clone())
+            .map_err(RunError::Webhook)?;
+        let _ = shared.webhook.set(listener);
+    }
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|e| RunError::Listen(options.listen, e))?;

@@ -1,14 +1,21 @@
 //! The HTTP endpoints of `shoal run`: `/healthz` (the loop is alive), `/readyz` (desired
 //! and live state loaded, engine reachable, lease held), `/metrics` (OpenMetrics),
-//! `/api/v1/status` and `/api/v1/events` (newest first).
+//! `/api/v1/status` and `/api/v1/events` (newest first), and the push webhook
+//! `POST /api/v1/webhook/git` (controller/webhook.rs).
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderMap;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::controller::shared::Shared;
+
+/// Push events are a few KiB; GitHub caps them at 25 MB, but one that large lists
+/// thousands of commits shoal does not read. Larger bodies get 413 unread.
+const WEBHOOK_BODY_LIMIT: usize = 1 << 20;
 
 /// The loop goes round at least every 5 s; three times that without a turn is stuck.
 const STUCK_AFTER_SECS: u64 = 15;
@@ -20,6 +27,10 @@ pub fn router(shared: Arc<Shared>) -> axum::Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/status", get(status))
         .route("/api/v1/events", get(events))
+        .route(
+            "/api/v1/webhook/git",
+            post(webhook).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)),
+        )
         .with_state(shared)
 }
 
@@ -88,6 +99,63 @@ async fn events(axum::extract::State(shared): State) -> impl IntoResponse {
     axum::Json(shared.events())
 }
 
+/// `POST /api/v1/webhook/git`: a signed push to the followed ref makes the git loop
+/// fetch now; anything else changes nothing.
+async fn webhook(
+    axum::extract::State(shared): State,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> (StatusCode, String) {
+    use super::webhook::Verdict;
+    let count = |result| {
+        shared
+            .metrics
+            .webhook_requests
+            .get_or_create(&super::metrics::WebhookLabel { result })
+            .inc();
+    };
+    let Some(listener) = shared.webhook.get() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "no webhook here: shoal run has it with --git-url and --webhook-secret-file\n".into(),
+        );
+    };
+    if !listener.admit() {
+        count("rate_limited");
+        return (StatusCode::TOO_MANY_REQUESTS, "too many requests\n".into());
+    }
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    match listener.decide(&header, &body) {
+        Verdict::Fetch { reference } => {
+            count("fetch");
+            shared.fetch_now.notify_one();
+            tracing::info!(reference, "webhook: a push, fetching now");
+            (
+                StatusCode::ACCEPTED,
+                format!("fetching: a push to {reference}\n"),
+            )
+        }
+        Verdict::Pong => {
+            count("ignored");
+            (StatusCode::OK, "pong\n".into())
+        }
+        Verdict::Ignored(why) => {
+            count("ignored");
+            (StatusCode::OK, format!("{why}\n"))
+        }
+        Verdict::Unauthorized(why) => {
+            count("unauthorized");
+            tracing::warn!(why, "webhook request refused");
+            (StatusCode::UNAUTHORIZED, format!("unauthorized: {why}\n"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +209,85 @@ mod tests {
         );
         shared.update_readiness(|r| r.leader = true);
         assert_eq!(not_ready(&shared), None);
+    }
+
+    /// A real listener on loopback, as forges reach it.
+    async fn serve(shared: Arc<Shared>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router(shared)).await });
+        format!("http://{address}/api/v1/webhook/git")
+    }
+
+    fn signed(body: &str, secret: &[u8]) -> String {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+        mac.update(body.as_bytes());
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    #[tokio::test]
+    async fn the_webhook_fetches_on_a_signed_push_and_refuses_the_rest() {
+        let client = reqwest::Client::new();
+        let post = |url: &str, body: String, signature: String| {
+            client
+                .post(url)
+                .header("X-GitHub-Event", "push")
+                .header("X-Hub-Signature-256", signature)
+                .body(body)
+                .send()
+        };
+        let body = r#"{"ref":"refs/heads/main","repository":{"default_branch":"main"}}"#;
+        // Without a webhook secret, there is none.
+        let off = serve(Arc::new(Shared::new("test".into(), 8))).await;
+        let answer = post(&off, body.into(), signed(body, b"s")).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+
+        let secret = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(secret.path(), "s3cret\n").unwrap();
+        let shared = Arc::new(Shared::new("test".into(), 8));
+        let listener =
+            crate::controller::webhook::Listener::from_file(secret.path(), Some("main".into()));
+        assert!(shared.webhook.set(listener.unwrap()).is_ok());
+        let url = serve(shared.clone()).await;
+
+        let wrong = post(&url, body.into(), signed(body, b"s3cret\n"))
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            wrong.text().await.unwrap(),
+            "unauthorized: the signature does not match the body and the secret\n"
+        );
+        let fetch = post(&url, body.into(), signed(body, b"s3cret"))
+            .await
+            .unwrap();
+        assert_eq!(fetch.status(), StatusCode::ACCEPTED);
+        let woken = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            shared.fetch_now.notified(),
+        );
+        assert!(woken.await.is_ok(), "the git loop is woken");
+
+        let large = format!("{{\"ref\":\"{}\"}}", "x".repeat(WEBHOOK_BODY_LIMIT));
+        let signature = signed(&large, b"s3cret");
+        let too_large = post(&url, large, signature).await.unwrap();
+        assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+        // A burst beyond the limit: refused before its signature is even checked.
+        let mut statuses = Vec::new();
+        for _ in 0..12 {
+            let answer = post(&url, body.into(), "sha256=00".into()).await.unwrap();
+            statuses.push(answer.status());
+        }
+        assert!(
+            statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+            "{statuses:?}"
+        );
+        let metrics = shared.metrics.encode();
+        assert!(
+            metrics.contains("shoal_webhook_requests_total{result=\"fetch\"} 1"),
+            "{metrics}"
+        );
     }
 }

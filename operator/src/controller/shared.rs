@@ -61,6 +61,11 @@ pub struct Shared {
     heartbeat: AtomicU64,
     /// Woken by every node event of the engine: the node watch looks at once.
     pub node_event: tokio::sync::Notify,
+    /// Woken by a push webhook: the git loop fetches at once (a permit is kept when it
+    /// is fetching already, so pushes meanwhile make one more fetch).
+    pub fetch_now: tokio::sync::Notify,
+    /// The push webhook's settings, when `shoal run` follows git with a webhook secret.
+    pub webhook: std::sync::OnceLock<super::webhook::Listener>,
     /// Conditions the heal watch keeps on resources between reconciles (a service's
     /// tasks killed at their limit or looping), shown with their status.
     watched: Mutex<BTreeMap<ResourceKey, Vec<Condition>>>,
@@ -89,6 +94,8 @@ impl Shared {
             identity,
             heartbeat: AtomicU64::new(unix_now()),
             node_event: tokio::sync::Notify::new(),
+            fetch_now: tokio::sync::Notify::new(),
+            webhook: std::sync::OnceLock::new(),
             watched: Mutex::new(BTreeMap::new()),
         }
     }

@@ -242,6 +242,10 @@ async fn follow_git(
                 shared.record(Event::new(Reason::SourceFailed, None, message));
             }
         }
-        tokio::time::sleep(interval).await;
+        // The poll, or a push webhook first.
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shared.fetch_now.notified() => {}
+        }
     }
 }
