@@ -73,6 +73,7 @@ impl Source {
             strict: self.strict,
             allow_host_paths: self.allow_host_paths.clone(),
             age_key,
+            skip_data: false,
         }
     }
 }
@@ -301,7 +302,10 @@ impl AgentArgs {
     fn options(&self) -> AgentOptions {
         AgentOptions {
             dir: self.source.dir.clone(),
-            validate: self.source.options(),
+            validate: ValidateOptions {
+                skip_data: true,
+                ..self.source.options()
+            },
             manage_fstab: self.manage_fstab,
             fstab: self.fstab.clone(),
             interval: self.interval,

@@ -19,6 +19,9 @@ pub struct ValidateOptions {
     pub allow_host_paths: Vec<PathBuf>,
     /// The age key that decrypts SOPS and age files of Secrets and Configs.
     pub age_key: Option<source::data::AgeKey>,
+    /// Leave the data of Secrets and Configs unread (the agent needs none of it: no key
+    /// on every host, no decryption at every pass).
+    pub skip_data: bool,
 }
 
 /// The outcome of validating a directory.
@@ -68,14 +71,16 @@ pub fn validate_dir(dir: &Path, options: &ValidateOptions) -> Result<Validation,
         .allow_host_paths
         .extend(options.allow_host_paths.iter().cloned());
     problems.extend(validate(&loaded.desired, &policy, dir));
-    problems.extend(source::data::resolve(
-        &mut loaded.desired,
-        options.age_key.as_ref(),
-    ));
-    // Services name the versions their Secrets' and Configs' data makes: a new content
-    // is a new spec of every service that uses it.
-    let versions = binding::versions(&loaded.desired);
-    binding::bind_services(&mut loaded.desired, &versions);
+    if !options.skip_data {
+        problems.extend(source::data::resolve(
+            &mut loaded.desired,
+            options.age_key.as_ref(),
+        ));
+        // Services name the versions their Secrets' and Configs' data makes: a new
+        // content is a new spec of every service that uses it.
+        let versions = binding::versions(&loaded.desired);
+        binding::bind_services(&mut loaded.desired, &versions);
+    }
     if options.strict {
         for problem in &mut problems {
             problem.severity = Severity::Error;
