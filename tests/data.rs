@@ -144,7 +144,7 @@ fn secrets_and_configs_reach_the_task_rotate_by_content_and_fail_alone() {
     std::fs::write(dir.join("greeting.txt"), "hello 1\n").unwrap();
     std::fs::write(dir.join("token.age"), encrypt(&recipient, TOKEN)).unwrap();
     let operator = lab.start_operator(
-        19881,
+        19885,
         &scratch.path().join("run.log"),
         &[
             "--no-agents",
