@@ -54,6 +54,8 @@ pub struct RunOptions {
     pub identity: String,
     /// How long a returned node stays ready before tasks are moved back onto it.
     pub rebalance_settle: Duration,
+    /// Where and which events are notified.
+    pub notify: super::notify::NotifyOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +72,8 @@ pub enum RunError {
         humantime::format_duration(*.0)
     )]
     LeaseTtl(Duration),
+    #[error(transparent)]
+    Notify(#[from] super::notify::NotifyError),
 }
 
 /// Below this, a holder's step-down (at two thirds of the ttl) may come after another
@@ -81,7 +85,16 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     if options.lease_ttl < MIN_LEASE_TTL {
         return Err(RunError::LeaseTtl(options.lease_ttl));
     }
+    let notify = super::notify::Config::read(&options.notify)?;
     let shared = Arc::new(Shared::new(options.identity.clone(), 512));
+    if let Some(notify) = notify {
+        shared.set_notifier(super::notify::start(
+            notify,
+            options.identity.clone(),
+            shared.metrics.notifications.clone(),
+            super::notify::Policy::default(),
+        )?);
+    }
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|e| RunError::Listen(options.listen, e))?;
