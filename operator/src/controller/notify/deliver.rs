@@ -86,9 +86,6 @@ impl Poster {
         retry: Retry,
         counts: Family<NotificationLabels, Counter>,
     ) -> Result<Poster, String> {
-        // reqwest is built without a crypto provider of its own: rustls's ring one, which
-        // bollard's TLS already brings, serves both. Installed already is as good.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(retry.timeout)
             .user_agent(concat!("shoal/", env!("CARGO_PKG_VERSION")))

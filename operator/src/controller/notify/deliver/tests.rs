@@ -143,8 +143,7 @@ fn retry_after_is_believed_up_to_the_longest_delay() {
 
 #[tokio::test]
 async fn errors_never_show_the_url() {
-    // Nothing listens on port 1. The https target also shows the client was built with a
-    // TLS provider (reqwest panics building one without).
+    // Nothing listens on port 1; https is tried as http is.
     let (poster, _) = poster(Retry {
         attempts: 2,
         ..QUICK
