@@ -86,7 +86,9 @@ impl Poster {
         retry: Retry,
         counts: Family<NotificationLabels, Counter>,
     ) -> Result<Poster, String> {
+        // A webhook that redirects elsewhere does not get its events resent there.
         let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(retry.timeout)
             .user_agent(concat!("shoal/", env!("CARGO_PKG_VERSION")))
             .build()

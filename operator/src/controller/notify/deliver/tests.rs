@@ -74,7 +74,8 @@ async fn a_post_is_retried_until_the_receiver_takes_it() {
 
 #[tokio::test]
 async fn a_refusal_is_not_retried_and_retries_end() {
-    let mut receiver = Receiver::start(&[(404, "no_service"), (503, ""), (503, "")]).await;
+    let mut receiver =
+        Receiver::start(&[(404, "no_service"), (503, ""), (503, ""), (301, "")]).await;
     let target = target(&format!("slack+{}/services/T000/B000", receiver.base));
     let (poster, counts) = poster(Retry {
         attempts: 2,
@@ -98,7 +99,10 @@ async fn a_refusal_is_not_retried_and_retries_end() {
         (failed.0.to_string(), failed.1),
         ("HTTP 503".to_string(), 2)
     );
-    assert_eq!(receiver.so_far().len(), 3);
+    // A redirect is not followed (nor retried).
+    let moved = poster.post(&target, &body).await.unwrap_err();
+    assert_eq!((moved.0.to_string(), moved.1), ("HTTP 301".to_string(), 1));
+    assert_eq!(receiver.so_far().len(), 4);
     poster
         .deliver(&target, &Notification::Event(event(Reason::NodeDown)))
         .await;
