@@ -6,12 +6,13 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use shoal_tests::lab;
 use shoal_tests::operator::Operator;
+use shoal_tests::{Lab, lab};
 
 const MINUTE: Duration = Duration::from_secs(60);
 const OPERATOR_PORT: u16 = 19880;
@@ -118,26 +119,35 @@ fn notifications(operator: &Operator, target: &str, result: &str) -> Option<u64>
         .and_then(|v| v.parse().ok())
 }
 
-#[test]
-fn drift_is_notified_as_json_and_slack_without_secrets() {
-    let lab = lab();
-    lab.reset();
-    let posted = receiver(RECEIVER_PORT);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("web.yaml"), web()).unwrap();
-    let logs = tempfile::tempdir().unwrap();
-    let json_path = format!("/hooks/{HOOK_SECRET}/json");
-    let slack_path = format!("/hooks/{HOOK_SECRET}/slack");
-    let hooks = logs.path().join("notify.txt");
-    std::fs::write(
-        &hooks,
-        format!("# the team's channel\nslack+http://127.0.0.1:{RECEIVER_PORT}{slack_path}\n"),
-    )
-    .unwrap();
-    let json_url = format!("http://127.0.0.1:{RECEIVER_PORT}{json_path}");
+/// What the receiver got, and the paths of the two webhooks it serves.
+struct Hooks {
+    posted: Arc<Mutex<Vec<Posted>>>,
+    json: String,
+    slack: String,
+}
+
+impl Hooks {
+    fn posted(&self) -> Vec<Posted> {
+        self.posted.lock().unwrap().clone()
+    }
+}
+
+/// `shoal run` on `dir`, notifying the receiver as JSON (`--notify`) and as Slack
+/// (`--notify-file`), and a target where nothing listens.
+fn start(lab: &Lab, dir: &Path, logs: &Path) -> (Operator, Hooks) {
+    let hooks = Hooks {
+        posted: receiver(RECEIVER_PORT),
+        json: format!("/hooks/{HOOK_SECRET}/json"),
+        slack: format!("/hooks/{HOOK_SECRET}/slack"),
+    };
+    let file = logs.join("notify.txt");
+    let slack_url = format!("slack+http://127.0.0.1:{RECEIVER_PORT}{}", hooks.slack);
+    std::fs::write(&file, format!("# the team's channel\n{slack_url}\n")).unwrap();
+    let json_url = format!("http://127.0.0.1:{RECEIVER_PORT}{}", hooks.json);
+    let down_url = format!("http://127.0.0.1:1/hooks/{HOOK_SECRET}/down");
     let operator = lab.start_operator(
         OPERATOR_PORT,
-        &logs.path().join("run.log"),
+        &logs.join("run.log"),
         &[
             "--no-agents",
             "--lease-name",
@@ -146,113 +156,122 @@ fn drift_is_notified_as_json_and_slack_without_secrets() {
             "6s",
             "--notify",
             &json_url,
-            // Nothing listens there: the others are told all the same.
             "--notify",
-            &format!("http://127.0.0.1:1/hooks/{HOOK_SECRET}/down"),
+            &down_url,
             "--notify-file",
-            hooks.to_str().unwrap(),
-            dir.path().to_str().unwrap(),
+            file.to_str().unwrap(),
+            dir.to_str().unwrap(),
         ],
     );
+    (operator, hooks)
+}
+
+/// Waits until DriftDetected (a warning) and DriftCorrected of Service/web with `fields`
+/// reached both webhooks, the Slack text listing `line`.
+fn wait_drift_told(operator: &Operator, hooks: &Hooks, fields: &Value, line: &str) {
+    for (reason, severity) in [("DriftDetected", "warning"), ("DriftCorrected", "info")] {
+        let body = operator.wait_for(&format!("{reason} of {fields} as JSON"), MINUTE, |_| {
+            json_posted(&hooks.posted(), &hooks.json, reason)
+                .into_iter()
+                .find(|b| b["fields"] == *fields)
+        });
+        assert_eq!(body["warning"], severity == "warning", "{body}");
+        assert_eq!(body["count"], 1, "{body}");
+        let instance = body["instance"].as_str().unwrap_or_default();
+        assert!(
+            instance.starts_with(&format!("{}-", shoal::host::hostname())),
+            "{body}"
+        );
+        let start = format!("{severity}: {reason} Service/web: ");
+        operator.wait_for(&format!("{reason} with {line} on Slack"), MINUTE, |_| {
+            slack_posted(&hooks.posted(), &hooks.slack, &start)
+                .into_iter()
+                .find(|t| t.contains(&format!("\n• {line}\n")) && t.contains("from shoal "))
+        });
+    }
+}
+
+#[test]
+fn drift_is_notified_as_json_and_slack_without_secrets() {
+    let lab = lab();
+    lab.reset();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("web.yaml"), web()).unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let (operator, hooks) = start(&lab, dir.path(), logs.path());
     operator.wait_for("Service/web Synced and Healthy", MINUTE * 2, |o| {
         let r = o.resource("Service", "web");
         (r["sync"] == "Synced" && r["health"] == "Healthy").then_some(())
     });
     assert!(operator.event("Applied", Some("Service/web")).is_some());
 
-    // Scaled by hand: detected and corrected, and both targets are told.
+    // Scaled by hand: detected and corrected, and both webhooks are told.
     lab.docker(&["service", "scale", "--detach", "web=5"]);
     let replicas = json!([{"path": "replicas", "desired": "2", "live": "5"}]);
-    for reason in ["DriftDetected", "DriftCorrected"] {
-        let body = operator.wait_for(&format!("{reason} posted as JSON"), MINUTE, |_| {
-            let posted = posted.lock().unwrap();
-            json_posted(&posted, &json_path, reason)
-                .into_iter()
-                .find(|b| b["fields"] == replicas)
-        });
-        assert_eq!(body["warning"], reason == "DriftDetected", "{body}");
-        assert_eq!(body["count"], 1, "{body}");
-        assert!(
-            body["instance"].as_str().is_some_and(|i| !i.is_empty()),
-            "{body}"
-        );
-        let severity = if reason == "DriftDetected" {
-            "warning"
-        } else {
-            "info"
-        };
-        let start = format!("{severity}: {reason} Service/web: ");
-        let text = operator.wait_for(&format!("{reason} posted to Slack"), MINUTE, |_| {
-            let posted = posted.lock().unwrap();
-            slack_posted(&posted, &slack_path, &start)
-                .into_iter()
-                .next()
-        });
-        assert!(text.contains("\n• replicas: desired 2, live 5\n"), "{text}");
-        assert!(text.contains("from shoal "), "{text}");
-    }
+    wait_drift_told(&operator, &hooks, &replicas, "replicas: desired 2, live 5");
 
     // An env value changed by hand: told as a drift of the variable, never its value.
+    let by_hand = format!("DATABASE_URL=postgres://app:{HAND_SECRET}@db/app");
     lab.docker(&[
         "service",
         "update",
         "--detach",
         "--env-add",
-        &format!("DATABASE_URL=postgres://app:{HAND_SECRET}@db/app"),
+        &by_hand,
         "web",
     ]);
     let hidden = json!([{"path": "env.DATABASE_URL", "desired": "(hidden)", "live": "(hidden)"}]);
-    for reason in ["DriftDetected", "DriftCorrected"] {
-        operator.wait_for(&format!("{reason} of the env value posted"), MINUTE, |_| {
-            let posted = posted.lock().unwrap();
-            let json = json_posted(&posted, &json_path, reason)
-                .into_iter()
-                .any(|b| b["fields"] == hidden);
-            let slack = slack_posted(&posted, &slack_path, "").into_iter().any(|t| {
-                t.contains(&format!("{reason} Service/web"))
-                    && t.contains("• env.DATABASE_URL: desired (hidden), live (hidden)")
-            });
-            (json && slack).then_some(())
-        });
-    }
+    let line = "env.DATABASE_URL: desired (hidden), live (hidden)";
+    wait_drift_told(&operator, &hooks, &hidden, line);
     let env = lab.service_field("web", "{{json .Spec.TaskTemplate.ContainerSpec.Env}}");
     assert!(
         env.contains(DESIRED_SECRET),
         "web's env was not set back: {env}"
     );
 
-    // The unreachable target's tries end, counted as failed.
+    // The unreachable target's tries end, counted as failed and warned about (by host).
     operator.wait_for("a failed notification to 127.0.0.1:1", MINUTE * 2, |o| {
         notifications(o, "127.0.0.1:1", "failed").filter(|n| *n > 0)
     });
-    let posted = posted.lock().unwrap().clone();
+    let log = std::fs::read_to_string(&operator.log).unwrap();
+    assert!(
+        log.contains("\"to\":\"127.0.0.1:1\"") && log.contains("notification not delivered"),
+        "no warning about the unreachable target in:\n{}",
+        operator.log_tail()
+    );
+    assert!(
+        !log.contains(HOOK_SECRET),
+        "a webhook's path is in the log:\n{log}"
+    );
+    assert_only_what_was_due(&operator, &hooks);
+    assert_eq!(operator.terminate(), Some(0));
+}
+
+/// Every request went to a webhook and is counted as sent; none tells of Applied (not a
+/// default reason) or carries an env value.
+fn assert_only_what_was_due(operator: &Operator, hooks: &Hooks) {
+    let posted = hooks.posted();
     for (label, path) in [
-        ("127.0.0.1:19881", &json_path),
-        ("127.0.0.1:19881#2", &slack_path),
+        (format!("127.0.0.1:{RECEIVER_PORT}"), &hooks.json),
+        (format!("127.0.0.1:{RECEIVER_PORT}#2"), &hooks.slack),
     ] {
         let received = posted.iter().filter(|p| p.path == *path).count() as u64;
         operator.wait_for(&format!("{received} sent to {label}"), MINUTE, |o| {
-            (notifications(o, label, "sent") == Some(received)).then_some(())
+            (notifications(o, &label, "sent") == Some(received)).then_some(())
         });
-        assert_eq!(notifications(&operator, label, "failed"), Some(0));
+        assert_eq!(notifications(operator, &label, "failed"), Some(0));
     }
+    let elsewhere: Vec<&Posted> = posted
+        .iter()
+        .filter(|p| p.path != hooks.json && p.path != hooks.slack)
+        .collect();
+    assert!(elsewhere.is_empty(), "{elsewhere:#?}");
     assert_eq!(
-        posted
-            .iter()
-            .filter(|p| p.path != json_path && p.path != slack_path)
-            .count(),
-        0,
-        "{posted:#?}"
-    );
-    // Applied is not among the default reasons.
-    assert_eq!(
-        json_posted(&posted, &json_path, "Applied"),
+        json_posted(&posted, &hooks.json, "Applied"),
         Vec::<Value>::new()
     );
-    assert_eq!(
-        slack_posted(&posted, &slack_path, "info: Applied"),
-        Vec::<String>::new()
-    );
+    let applied = slack_posted(&posted, &hooks.slack, "info: Applied");
+    assert_eq!(applied, Vec::<String>::new());
     for request in &posted {
         for secret in [DESIRED_SECRET, HAND_SECRET] {
             assert!(
@@ -261,15 +280,4 @@ fn drift_is_notified_as_json_and_slack_without_secrets() {
             );
         }
     }
-    let log = std::fs::read_to_string(&operator.log).unwrap();
-    assert!(
-        !log.contains(HOOK_SECRET),
-        "a webhook's path is in the log:\n{log}"
-    );
-    assert!(
-        log.contains("\"to\":\"127.0.0.1:1\"") && log.contains("notification not delivered"),
-        "no warning about the unreachable target in:\n{}",
-        operator.log_tail()
-    );
-    assert_eq!(operator.terminate(), Some(0));
 }
