@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use shoal::agent::AgentOptions;
 use shoal::commands::apply::ApplyOptions;
 use shoal::commands::{self, logging};
+use shoal::controller::notify::{NotifyOptions, Severity};
 use shoal::controller::run::{RunOptions, SourceOptions};
 use shoal::import::compose::ComposeOptions;
 use shoal::import::swarm::Selection;
@@ -274,6 +275,49 @@ struct RunArgs {
     /// signed with: POST /api/v1/webhook/git then fetches at once (with --git-url).
     #[arg(long, value_name = "FILE")]
     webhook_secret_file: Option<PathBuf>,
+    #[command(flatten)]
+    notify: Notify,
+}
+
+/// Where events are posted (docs/run.md, Notifications).
+#[derive(Args)]
+struct Notify {
+    /// Post events to this webhook (repeatable): http(s)://... gets each event as JSON,
+    /// slack+https://... and https://hooks.slack.com/... a Slack-compatible message. The
+    /// URL is a credential, and a command line is visible to `ps`: see --notify-file.
+    #[arg(long = "notify", value_name = "URL")]
+    urls: Vec<String>,
+    /// A file of webhook URLs as --notify takes them, one a line (`#` starts a comment).
+    #[arg(long = "notify-file", value_name = "PATH")]
+    file: Option<PathBuf>,
+    /// The reasons notified, comma-separated, or `all` [default: ApplyFailed,
+    /// DriftDetected, DriftCorrected, NodeDown, NodeReady, VolumeDegraded, Healed,
+    /// TaskOOMKilled, CrashLooping, InvalidRevision, SourceFailed].
+    #[arg(long = "notify-reasons", value_name = "REASONS")]
+    reasons: Option<String>,
+    /// `warning`: notify only warnings; `info`: every event the reasons let through.
+    #[arg(long = "notify-severity", value_enum, default_value = "info")]
+    severity: NotifySeverity,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum NotifySeverity {
+    Info,
+    Warning,
+}
+
+impl Notify {
+    fn options(self) -> NotifyOptions {
+        NotifyOptions {
+            urls: self.urls,
+            file: self.file,
+            reasons: self.reasons,
+            severity: match self.severity {
+                NotifySeverity::Info => Severity::Info,
+                NotifySeverity::Warning => Severity::Warning,
+            },
+        }
+    }
 }
 
 impl From<LogFormat> for logging::LogFormat {
@@ -346,6 +390,7 @@ impl RunArgs {
                 .unwrap_or_else(commands::run::default_identity),
             rebalance_settle: self.rebalance_settle,
             webhook_secret_file: self.webhook_secret_file,
+            notify: self.notify.options(),
         }
     }
 }

@@ -181,7 +181,7 @@ impl Event {
         self
     }
 
-    fn same_as(&self, other: &Event) -> bool {
+    pub(crate) fn same_as(&self, other: &Event) -> bool {
         self.reason == other.reason
             && self.resource == other.resource
             && self.message == other.message

@@ -67,6 +67,23 @@ impl EncodeLabelValue for Health {
     }
 }
 
+/// How a notification ended, the `result` label of `shoal_notifications_total`.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)] // the label values users query
+pub enum NotificationResult {
+    sent,
+    failed,
+    dropped,
+    suppressed,
+}
+
+/// `target` is the webhook's host (its URL is a credential).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotificationLabels {
+    pub target: String,
+    pub result: NotificationResult,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RevisionLabel {
     pub revision: String,
@@ -91,6 +108,7 @@ pub struct Metrics {
     pub event_stream_reconnects: Counter,
     pub observations: Counter,
     pub webhook_requests: Family<WebhookLabel, Counter>,
+    pub notifications: Family<NotificationLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -158,9 +176,17 @@ impl Default for Metrics {
             "Push webhook requests by what became of them (fetch, ignored, unauthorized, rate_limited)",
             webhook_requests.clone(),
         );
+        let notifications = Family::<NotificationLabels, Counter>::default();
+        registry.register(
+            "notifications",
+            "Notifications by target host and result: sent, failed (after retries), dropped \
+             (the target's queue was full), suppressed (over the rate limit, told in a summary)",
+            notifications.clone(),
+        );
         Metrics {
             webhook_requests,
             registry,
+            notifications,
             observations,
             reconciles,
             reconcile_duration,
@@ -223,6 +249,13 @@ mod tests {
             .set(2);
         metrics.set_revision("abc123");
         metrics.event_stream_reconnects.inc();
+        metrics
+            .notifications
+            .get_or_create(&NotificationLabels {
+                target: "hooks.slack.com".into(),
+                result: NotificationResult::suppressed,
+            })
+            .inc();
         let text = metrics.encode();
         for line in [
             "shoal_reconciles_total{kind=\"Service\",result=\"rolled_back\"} 1",
@@ -230,6 +263,7 @@ mod tests {
             "shoal_resources{kind=\"Network\",sync=\"OutOfSync\",health=\"Degraded\"} 2",
             "shoal_revision_info{revision=\"abc123\"} 1",
             "shoal_event_stream_reconnects_total 1",
+            "shoal_notifications_total{target=\"hooks.slack.com\",result=\"suppressed\"} 1",
             "# TYPE shoal_git_last_sync_timestamp_seconds gauge",
             "# TYPE shoal_queue_depth gauge",
         ] {

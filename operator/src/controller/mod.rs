@@ -10,6 +10,7 @@ pub mod fake;
 pub mod heal;
 pub mod lease;
 pub mod metrics;
+pub mod notify;
 pub mod observation;
 pub mod queue;
 pub mod reconcile;

@@ -56,6 +56,8 @@ pub struct RunOptions {
     pub rebalance_settle: Duration,
     /// The secret push webhooks are signed with (git sources only).
     pub webhook_secret_file: Option<PathBuf>,
+    /// Where and which events are notified.
+    pub notify: super::notify::NotifyOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +76,8 @@ pub enum RunError {
     LeaseTtl(Duration),
     #[error("{0}")]
     Webhook(String),
+    #[error(transparent)]
+    Notify(#[from] super::notify::NotifyError),
 }
 
 /// Below this, a holder's step-down (at two thirds of the ttl) may come after another
@@ -85,6 +89,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     if options.lease_ttl < MIN_LEASE_TTL {
         return Err(RunError::LeaseTtl(options.lease_ttl));
     }
+    let notify = super::notify::Config::read(&options.notify)?;
     let shared = Arc::new(Shared::new(options.identity.clone(), 512));
     if let Some(file) = &options.webhook_secret_file {
         let SourceOptions::Git { git, .. } = &options.source else {
@@ -95,6 +100,14 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         let listener = super::webhook::Listener::from_file(file, git.reference.clone())
             .map_err(RunError::Webhook)?;
         let _ = shared.webhook.set(listener);
+    }
+    if let Some(notify) = notify {
+        shared.set_notifier(super::notify::start(
+            notify,
+            options.identity.clone(),
+            shared.metrics.notifications.clone(),
+            super::notify::Policy::default(),
+        )?);
     }
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await

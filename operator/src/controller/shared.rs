@@ -4,13 +4,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use serde::Serialize;
 
 use super::decide::Memory;
 use super::events::{Event, EventLog};
 use super::metrics::Metrics;
+use super::notify::Notifier;
 use super::status::{Condition, ConditionReason, ResourceKey, ResourceStatus, Sync};
 use crate::diff;
 use crate::resources::Desired;
@@ -69,6 +70,8 @@ pub struct Shared {
     /// Conditions the heal watch keeps on resources between reconciles (a service's
     /// tasks killed at their limit or looping), shown with their status.
     watched: Mutex<BTreeMap<ResourceKey, Vec<Condition>>>,
+    /// Where events are also sent, with `--notify`.
+    notifier: OnceLock<Notifier>,
 }
 
 fn unix_now() -> u64 {
@@ -97,6 +100,7 @@ impl Shared {
             fetch_now: tokio::sync::Notify::new(),
             webhook: std::sync::OnceLock::new(),
             watched: Mutex::new(BTreeMap::new()),
+            notifier: OnceLock::new(),
         }
     }
 
@@ -194,7 +198,15 @@ impl Shared {
     }
 
     pub fn record(&self, event: Event) {
+        if let Some(notifier) = self.notifier.get() {
+            notifier.notify(&event);
+        }
         lock(&self.events).record(event);
+    }
+
+    /// Sends every event recorded from now on to `notifier` too (set once).
+    pub fn set_notifier(&self, notifier: Notifier) {
+        let _ = self.notifier.set(notifier);
     }
 
     pub fn events(&self) -> Vec<Event> {
