@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use shoal_tests::operator::Operator;
-use shoal_tests::{Lab, lab, stderr};
+use shoal_tests::{Lab, git, lab, stderr};
 
 const WEB: &str = shoal_tests::WEB_SERVICE;
 
@@ -175,17 +175,6 @@ fn run_converges_and_corrects_or_reports_drift() {
     // SIGTERM: a clean stop.
     assert_eq!(operator.terminate(), Some(0));
     remove_lease(&lab, "shoal-lease-drift");
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.org"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(output.status.success(), "git {args:?}: {}", stderr(&output));
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
 fn commit(repo: &Path, file: &str, text: &str, message: &str) -> String {

@@ -4,26 +4,14 @@
 //! push to another branch is ignored.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, KeyInit, Mac};
 use shoal_tests::operator::Operator;
-use shoal_tests::{WEB_SERVICE, lab, stderr};
+use shoal_tests::{WEB_SERVICE, git, lab};
 
 const PORT: u16 = 19883;
 const SECRET: &str = "lab-webhook-secret";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.org"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(output.status.success(), "git {args:?}: {}", stderr(&output));
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
 
 /// Commits web with `replicas`; the new commit.
 fn commit(repo: &Path, replicas: u32) -> String {

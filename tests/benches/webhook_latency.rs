@@ -10,30 +10,14 @@
 //! latency.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, KeyInit, Mac};
 use shoal_tests::bench::{Spread, use_release_build};
-use shoal_tests::{Lab, WEB_SERVICE, lab};
+use shoal_tests::{Lab, WEB_SERVICE, git, lab};
 
 const PORT: u16 = 19884;
 const SECRET: &str = "bench-webhook-secret";
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args([
-            "-c",
-            "user.name=bench",
-            "-c",
-            "user.email=bench@example.org",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .expect("git runs");
-    assert!(status.success(), "git {args:?}");
-}
 
 fn commit(repo: &Path, replicas: u32) {
     let text = WEB_SERVICE.replace("replicas: 2", &format!("replicas: {replicas}"));
