@@ -126,6 +126,9 @@ impl From<&FieldChange> for DriftField {
 /// One event, as served and logged.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Event {
+    /// Given when first recorded and kept by its repeats: the live event stream sends a
+    /// repeat with the same id, and the dashboard moves that entry up with its count.
+    pub id: u64,
     pub reason: Reason,
     pub warning: bool,
     /// `Service/web`, or none for events about shoal itself.
@@ -152,6 +155,7 @@ impl Event {
     pub fn new(reason: Reason, resource: Option<String>, message: impl Into<String>) -> Event {
         let now = SystemTime::now();
         Event {
+            id: 0,
             reason,
             warning: reason.is_warning(),
             resource,
@@ -251,6 +255,8 @@ impl Event {
 pub struct EventLog {
     capacity: usize,
     events: VecDeque<Event>,
+    /// The id the next new event gets.
+    next_id: u64,
 }
 
 impl EventLog {
@@ -258,22 +264,27 @@ impl EventLog {
         EventLog {
             capacity: capacity.max(1),
             events: VecDeque::new(),
+            next_id: 1,
         }
     }
 
-    /// Logs `event` and keeps it; a repeat of a kept event counts there instead.
-    pub fn record(&mut self, event: Event) {
+    /// Logs `event` and keeps it; a repeat of a kept event counts there instead. Returns
+    /// the event as kept (with its id, and its count when a repeat).
+    pub fn record(&mut self, mut event: Event) -> &Event {
         if let Some(index) = self.events.iter().position(|e| e.same_as(&event)) {
             let mut kept = self.events.remove(index).expect("the index was just found");
             kept.count += 1;
             kept.last_seen = event.last_seen;
             kept.log();
             self.events.push_front(kept);
-            return;
+        } else {
+            event.id = self.next_id;
+            self.next_id += 1;
+            event.log();
+            self.events.push_front(event);
+            self.events.truncate(self.capacity);
         }
-        event.log();
-        self.events.push_front(event);
-        self.events.truncate(self.capacity);
+        &self.events[0]
     }
 
     /// Newest first.
@@ -317,12 +328,15 @@ mod tests {
             Some("Service/web".into()),
             "updated",
         ));
-        log.record(drift("replicas"));
+        // A repeat keeps its id: the live stream sends it again as that entry.
+        let repeat = log.record(drift("replicas")).clone();
+        assert_eq!((repeat.id, repeat.count), (1, 2));
         let events = log.newest_first();
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].reason, Reason::DriftDetected);
         assert_eq!(events[0].count, 2);
         assert_eq!(events[1].reason, Reason::Applied);
+        assert_eq!(events[1].id, 2);
 
         log.record(drift("image"));
         log.record(Event::new(Reason::SourceFailed, None, "fetch failed"));

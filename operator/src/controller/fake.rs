@@ -8,8 +8,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use prometheus_client::metrics::counter::Counter;
-
 use super::engine::Engine;
 use super::lease::{Lease, LeaseState};
 use super::observation::SharedObservation;
@@ -179,10 +177,10 @@ pub fn context(
     shared.set_snapshot(snapshot(desired, revision));
     Arc::new(Context {
         engine: FakeEngine::with(live),
-        shared,
+        shared: shared.clone(),
         agent_port: None,
         allow_mass_prune: false,
         // Half the debounce is what is reused.
-        observation: SharedObservation::new(reuse * 2, Counter::default()),
+        observation: SharedObservation::new(reuse * 2, shared),
     })
 }

@@ -1,6 +1,7 @@
 //! `shoal run`: the plan/apply pipeline driven by triggers through a per-resource work
 //! queue, in the manner of kube-runtime's controller.
 
+pub mod dashboard;
 pub mod decide;
 pub mod engine;
 pub mod engine_events;
@@ -19,6 +20,7 @@ pub mod server;
 pub mod shared;
 pub mod source;
 pub mod status;
+pub mod views;
 pub mod webhook;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

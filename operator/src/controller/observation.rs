@@ -14,13 +14,12 @@
 //! 1,000 services once per reconcile made a pass cost O(n²).
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use prometheus_client::metrics::counter::Counter;
 use tokio::sync::Mutex;
 
 use super::engine::Engine;
-use super::shared::Snapshot;
+use super::shared::{Shared, Snapshot};
 use crate::observe::ObserveError;
 use crate::observe::live::Live;
 use crate::plan::{self, Plan};
@@ -30,6 +29,8 @@ use crate::plan::{self, Plan};
 pub struct Observed {
     pub snapshot: Arc<Snapshot>,
     pub live: Live,
+    /// When the observation was taken (the dashboard tells its age).
+    pub at: SystemTime,
     plan: OnceLock<Plan>,
 }
 
@@ -38,6 +39,7 @@ impl Observed {
         Observed {
             snapshot,
             live,
+            at: SystemTime::now(),
             plan: OnceLock::new(),
         }
     }
@@ -58,16 +60,17 @@ struct Taken {
 pub struct SharedObservation {
     max_age: Duration,
     latest: Mutex<Option<Taken>>,
-    /// Counts the observations made (`shoal_observations_total`).
-    made: Counter,
+    /// Counts each observation made (`shoal_observations_total`) and keeps the newest
+    /// for `/api/v1/nodes`, `/volumes` and `/plan`.
+    shared: Arc<Shared>,
 }
 
 impl SharedObservation {
-    pub fn new(debounce: Duration, made: Counter) -> SharedObservation {
+    pub fn new(debounce: Duration, shared: Arc<Shared>) -> SharedObservation {
         SharedObservation {
             max_age: (debounce / 2).min(Duration::from_millis(250)),
             latest: Mutex::new(None),
-            made,
+            shared,
         }
     }
 
@@ -88,9 +91,10 @@ impl SharedObservation {
             return Ok(taken.observed.clone());
         }
         let started = Instant::now();
-        self.made.inc();
+        self.shared.metrics.observations.inc();
         let live = engine.observe(&snapshot.desired, agent_port).await?;
         let observed = Arc::new(Observed::new(snapshot.clone(), live));
+        self.shared.set_observed(observed.clone());
         *latest = Some(Taken {
             started,
             observed: observed.clone(),
@@ -123,9 +127,9 @@ mod tests {
     #[tokio::test]
     async fn a_burst_shares_one_observation_and_its_plan_until_a_write_or_a_new_revision() {
         let engine = FakeEngine::with(crate::observe::recorded::live(CURRENT, "applied"));
-        let made = Counter::default();
+        let shared = Arc::new(Shared::new("test".into(), 8));
         // Reused for 250 ms at most: far longer than this test's calls take.
-        let observation = SharedObservation::new(Duration::from_secs(10), made.clone());
+        let observation = SharedObservation::new(Duration::from_secs(10), shared.clone());
         let first = snapshot();
         let (a, b) = tokio::join!(
             observation.get(&engine, &first, None),
@@ -143,6 +147,10 @@ mod tests {
 
         observation.get(&engine, &snapshot(), None).await.unwrap();
         assert_eq!(engine.observations.load(Ordering::Relaxed), 3);
-        assert_eq!(made.get(), 3);
+        assert_eq!(shared.metrics.observations.get(), 3);
+        // The newest is what the dashboard's API serves.
+        let served = shared.observed().expect("published");
+        assert_eq!(served.snapshot.desired.resources.len(), 0);
+        assert!(!Arc::ptr_eq(&served, &a));
     }
 }

@@ -130,7 +130,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         shared: shared.clone(),
         agent_port: options.agent_port,
         allow_mass_prune: options.allow_mass_prune,
-        observation: SharedObservation::new(options.debounce, shared.metrics.observations.clone()),
+        observation: SharedObservation::new(options.debounce, shared.clone()),
     });
     let lease = Lease {
         name: options.lease_name.clone(),

@@ -1,7 +1,9 @@
 //! The HTTP endpoints of `shoal run`: `/healthz` (the loop is alive), `/readyz` (desired
 //! and live state loaded, engine reachable, lease held), `/metrics` (OpenMetrics),
-//! `/api/v1/status` and `/api/v1/events` (newest first), and the push webhook
-//! `POST /api/v1/webhook/git` (controller/webhook.rs).
+//! `/api/v1/status` and `/api/v1/events` (newest first), `/api/v1/events/stream` (the
+//! same events live, as server-sent events), `/api/v1/nodes`, `/api/v1/volumes` and
+//! `/api/v1/plan` (controller/views), the dashboard at `/` (controller/dashboard.rs), and
+//! the push webhook `POST /api/v1/webhook/git` (controller/webhook.rs).
 
 use std::sync::Arc;
 
@@ -27,10 +29,15 @@ pub fn router(shared: Arc<Shared>) -> axum::Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/status", get(status))
         .route("/api/v1/events", get(events))
+        .route("/api/v1/events/stream", get(event_stream))
+        .route("/api/v1/nodes", get(nodes))
+        .route("/api/v1/volumes", get(volumes))
+        .route("/api/v1/plan", get(plan))
         .route(
             "/api/v1/webhook/git",
             post(webhook).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)),
         )
+        .merge(super::dashboard::routes())
         .with_state(shared)
 }
 
@@ -97,6 +104,60 @@ async fn status(axum::extract::State(shared): State) -> impl IntoResponse {
 
 async fn events(axum::extract::State(shared): State) -> impl IntoResponse {
     axum::Json(shared.events())
+}
+
+/// Every event from now on, as it is recorded: `event: event` with the event's JSON (a
+/// repeat comes again with its id and a higher count), `event: lagged` with how many a
+/// slow reader missed (it should read `/api/v1/events` again).
+async fn event_stream(axum::extract::State(shared): State) -> impl IntoResponse {
+    use axum::response::sse::{Event as Sent, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    let stream = futures_util::stream::unfold(shared.subscribe_events(), |mut events| async {
+        let sent = match events.recv().await {
+            Ok(event) => Sent::default().event("event").json_data(event),
+            Err(RecvError::Lagged(missed)) => {
+                Ok(Sent::default().event("lagged").data(missed.to_string()))
+            }
+            Err(RecvError::Closed) => return None,
+        };
+        Some((sent, events))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+async fn nodes(axum::extract::State(shared): State) -> impl IntoResponse {
+    let observed = shared.observed();
+    axum::Json(super::views::nodes(
+        observed.as_deref(),
+        std::time::SystemTime::now(),
+    ))
+}
+
+async fn volumes(axum::extract::State(shared): State) -> impl IntoResponse {
+    axum::Json(super::views::volumes(shared.observed().as_deref()))
+}
+
+/// The plan from the newest observation; 503 before the first (or on a standby, which
+/// does not observe).
+async fn plan(axum::extract::State(shared): State) -> axum::response::Response {
+    let Some(observed) = shared.observed() else {
+        let why = not_ready(&shared).unwrap_or_else(|| "no observation yet".into());
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("no plan yet: {why}\n"),
+        )
+            .into_response();
+    };
+    // Planning is CPU work on a large observation: off the async workers.
+    let rendered = tokio::task::spawn_blocking(move || super::views::plan(&observed)).await;
+    match rendered {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(error) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("planning failed: {error}\n"),
+        )
+            .into_response(),
+    }
 }
 
 /// `POST /api/v1/webhook/git`: a signed push to the followed ref makes the git loop
@@ -217,6 +278,106 @@ mod tests {
         let address = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, router(shared)).await });
         format!("http://{address}/api/v1/webhook/git")
+    }
+
+    #[tokio::test]
+    async fn the_dashboard_is_served_and_events_arrive_live_with_their_counts() {
+        use futures_util::StreamExt;
+        let shared = Arc::new(Shared::new("test".into(), 8));
+        let base = serve(shared.clone())
+            .await
+            .replace("/api/v1/webhook/git", "");
+        let client = reqwest::Client::new();
+        let page = client.get(format!("{base}/")).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let policy = page.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(
+            policy.starts_with("default-src 'none'; script-src 'self';"),
+            "{policy}"
+        );
+        assert!(
+            page.text()
+                .await
+                .unwrap()
+                .contains("<script src=\"/dashboard.js\" defer>")
+        );
+        let script = client
+            .get(format!("{base}/dashboard.js"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            script.headers()[header::CONTENT_TYPE],
+            "text/javascript; charset=utf-8"
+        );
+
+        // Before any observation: no nodes, and no plan (with why).
+        let nodes: serde_json::Value = client
+            .get(format!("{base}/api/v1/nodes"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            nodes,
+            serde_json::json!({"observed_at": null, "nodes": [], "unassigned": []})
+        );
+        let plan = client
+            .get(format!("{base}/api/v1/plan"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(plan.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            plan.text().await.unwrap(),
+            "no plan yet: desired-state not loaded yet\n"
+        );
+
+        let stream = client
+            .get(format!("{base}/api/v1/events/stream"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.headers()[header::CONTENT_TYPE], "text/event-stream");
+        let mut body = stream.bytes_stream();
+        let drift = || {
+            crate::controller::events::Event::new(
+                crate::controller::events::Reason::DriftDetected,
+                Some("Service/web".into()),
+                "live differs from desired-state",
+            )
+        };
+        shared.record(drift());
+        shared.record(drift());
+        let mut text = String::new();
+        while text.matches("event: event").count() < 2 {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), body.next())
+                .await
+                .expect("the stream sends within 5 s")
+                .unwrap()
+                .unwrap();
+            text.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+        let sent: Vec<serde_json::Value> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(|data| serde_json::from_str(data).unwrap())
+            .collect();
+        let seen: Vec<(u64, &str, u64)> = sent
+            .iter()
+            .map(|e| {
+                (
+                    e["id"].as_u64().unwrap(),
+                    e["reason"].as_str().unwrap(),
+                    e["count"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(seen, [(1, "DriftDetected", 1), (1, "DriftDetected", 2)]);
     }
 
     fn signed(body: &str, secret: &[u8]) -> String {

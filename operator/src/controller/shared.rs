@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::SystemTime;
 
 use serde::Serialize;
 
@@ -12,9 +13,52 @@ use super::decide::Memory;
 use super::events::{Event, EventLog};
 use super::metrics::Metrics;
 use super::notify::Notifier;
+use super::observation::Observed;
 use super::status::{Condition, ConditionReason, ResourceKey, ResourceStatus, Sync};
 use crate::diff;
 use crate::resources::Desired;
+
+/// How many events the live stream holds for a slow listener.
+pub const LIVE_EVENTS_BUFFER: usize = 256;
+
+/// Where desired-state comes from, and how following it goes (the dashboard's header).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SourceInfo {
+    /// `git` or `directory`.
+    pub kind: &'static str,
+    /// The repository's URL without credentials, or the directory.
+    pub location: String,
+    /// The branch, tag or commit followed (git), if not the remote's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The subdirectory of the repository (git).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// When the repository was last fetched (git), or the directory last read.
+    #[serde(with = "optional_rfc3339")]
+    pub last_fetch: Option<SystemTime>,
+    /// When the desired-state in force was put in force.
+    #[serde(with = "optional_rfc3339")]
+    pub loaded_at: Option<SystemTime>,
+    /// The commit in force (git): its time and subject line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<crate::source::git::Commit>,
+}
+
+/// `Option<SystemTime>` as an RFC 3339 string or null.
+mod optional_rfc3339 {
+    use std::time::SystemTime;
+
+    pub fn serialize<S: serde::Serializer>(
+        time: &Option<SystemTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match time {
+            Some(time) => super::super::events::rfc3339::serialize(time, s),
+            None => s.serialize_none(),
+        }
+    }
+}
 
 /// One valid desired-state and the revision it came from.
 #[derive(Debug)]
@@ -72,6 +116,14 @@ pub struct Shared {
     watched: Mutex<BTreeMap<ResourceKey, Vec<Condition>>>,
     /// Where events are also sent, with `--notify`.
     notifier: OnceLock<Notifier>,
+    /// Every event as recorded (a repeat with its count), for the live stream
+    /// `/api/v1/events/stream`; nobody listening costs nothing.
+    live_events: tokio::sync::broadcast::Sender<Event>,
+    /// The newest observation of the live state and its plan (`/api/v1/nodes`,
+    /// `/volumes`, `/plan`).
+    observed: RwLock<Option<Arc<Observed>>>,
+    /// Where desired-state comes from and how its following goes.
+    source: Mutex<SourceInfo>,
 }
 
 fn unix_now() -> u64 {
@@ -101,6 +153,9 @@ impl Shared {
             webhook: std::sync::OnceLock::new(),
             watched: Mutex::new(BTreeMap::new()),
             notifier: OnceLock::new(),
+            live_events: tokio::sync::broadcast::channel(LIVE_EVENTS_BUFFER).0,
+            observed: RwLock::new(None),
+            source: Mutex::new(SourceInfo::default()),
         }
     }
 
@@ -179,6 +234,7 @@ impl Shared {
             remembered.rejected = None;
         }
         drop(memory);
+        lock(&self.source).loaded_at = Some(SystemTime::now());
         *self
             .snapshot
             .write()
@@ -198,10 +254,44 @@ impl Shared {
     }
 
     pub fn record(&self, event: Event) {
+        let mut log = lock(&self.events);
+        let kept = log.record(event).clone();
+        // Sent under the log's lock, so the stream's order is the log's.
+        let _ = self.live_events.send(kept.clone());
+        drop(log);
+        // As the API shows it (with its id); the notifier never waits.
         if let Some(notifier) = self.notifier.get() {
-            notifier.notify(&event);
+            notifier.notify(&kept);
         }
-        lock(&self.events).record(event);
+    }
+
+    /// Every event recorded from now on, as recorded; a listener that falls more than
+    /// [`LIVE_EVENTS_BUFFER`] behind is told it lagged.
+    pub fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.live_events.subscribe()
+    }
+
+    pub fn set_observed(&self, observed: Arc<Observed>) {
+        *self
+            .observed
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(observed);
+    }
+
+    /// The newest observation, if one was made (only the acting instance observes).
+    pub fn observed(&self) -> Option<Arc<Observed>> {
+        self.observed
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub fn source(&self) -> SourceInfo {
+        lock(&self.source).clone()
+    }
+
+    pub fn update_source(&self, change: impl FnOnce(&mut SourceInfo)) {
+        change(&mut lock(&self.source));
     }
 
     /// Sends every event recorded from now on to `notifier` too (set once).
@@ -313,6 +403,7 @@ impl Shared {
 pub struct InstanceStatus {
     pub identity: String,
     pub revision: Option<String>,
+    pub source: SourceInfo,
     pub readiness: Readiness,
     /// How many resources desired-state has; `resources` lists those reconciled so far.
     pub desired: usize,
@@ -324,6 +415,7 @@ impl Shared {
         InstanceStatus {
             identity: self.identity.clone(),
             revision: self.revision(),
+            source: self.source(),
             readiness: self.readiness(),
             desired: self.snapshot().map_or(0, |s| s.desired.resources.len()),
             resources: self.statuses(),

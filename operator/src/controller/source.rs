@@ -4,13 +4,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc::{self, UnboundedSender};
 
 use super::events::{Event, Reason};
 use super::run::{RunError, RunOptions, SourceOptions};
-use super::shared::{Shared, Snapshot};
+use super::shared::{Shared, Snapshot, SourceInfo};
 use super::{Trigger, Why};
 use crate::source::git::GitSource;
 use crate::source::validate::{ValidateOptions, validate_dir};
@@ -99,13 +99,16 @@ pub fn spawn(
     triggers: UnboundedSender<Trigger>,
 ) -> Result<(), RunError> {
     let validate = options.validate.clone();
+    shared.update_source(|info| *info = described(&options.source));
     match &options.source {
         SourceOptions::Dir { dir, poll } => {
             let (changed, changes) = mpsc::unbounded_channel();
             let data_files = DataFiles::default();
             let watch = DirWatch::start(dir, options.debounce, *poll, changed, data_files.clone())
                 .map_err(|e| RunError::Watch(dir.clone(), e))?;
-            if load(&shared, dir, &validate, None) == Loaded::InForce {
+            let loaded = load(&shared, dir, &validate, None);
+            shared.update_source(|info| info.last_fetch = Some(SystemTime::now()));
+            if loaded == Loaded::InForce {
                 let _ = triggers.send(Trigger::All(Why::Revision));
             }
             watch_data_files(&shared, &data_files);
@@ -132,6 +135,24 @@ pub fn spawn(
         }
     }
     Ok(())
+}
+
+/// Where desired-state comes from, as the dashboard shows it (no credentials).
+fn described(source: &SourceOptions) -> SourceInfo {
+    match source {
+        SourceOptions::Dir { dir, .. } => SourceInfo {
+            kind: "directory",
+            location: dir.display().to_string(),
+            ..SourceInfo::default()
+        },
+        SourceOptions::Git { git, .. } => SourceInfo {
+            kind: "git",
+            location: git.shown_url(),
+            reference: git.reference.clone(),
+            path: git.path.as_ref().map(|p| p.display().to_string()),
+            ..SourceInfo::default()
+        },
+    }
 }
 
 /// The data files of the desired-state in force are watched too.
@@ -168,6 +189,8 @@ impl DirSource {
                 _ = tokio::time::sleep(self.resync) => {}
             }
             let loaded = load(&self.shared, &self.dir, &self.validate, None);
+            self.shared
+                .update_source(|info| info.last_fetch = Some(SystemTime::now()));
             watch_data_files(&self.shared, &self.data_files);
             if loaded == Loaded::InForce && self.triggers.send(Trigger::All(Why::Revision)).is_err()
             {
@@ -210,6 +233,7 @@ async fn follow_git(
                     .metrics
                     .git_last_sync
                     .set(super::unix_now().as_secs_f64());
+                shared.update_source(|info| info.last_fetch = Some(SystemTime::now()));
                 match &loaded {
                     Some((sha, outcome))
                         if *sha == revision.sha && *outcome != Loaded::Unreadable =>
@@ -225,6 +249,10 @@ async fn follow_git(
                         let sha = Some(revision.sha.clone());
                         let outcome = load(&shared, &revision.dir, &validate, sha);
                         let in_force = outcome == Loaded::InForce;
+                        if in_force {
+                            let commit = git.commit(&revision.sha).await.ok();
+                            shared.update_source(|info| info.commit = commit);
+                        }
                         loaded = Some((revision.sha, outcome));
                         if in_force && triggers.send(Trigger::All(Why::Revision)).is_err() {
                             return;

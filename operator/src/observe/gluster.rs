@@ -45,6 +45,46 @@ pub struct VolumeState {
     /// The entries in split-brain, as `heal info split-brain` names them.
     #[serde(default)]
     pub split_brain_files: Vec<String>,
+    /// Each brick as heal info (or, failing it, `volume status`) saw it.
+    #[serde(default)]
+    pub brick_states: Vec<BrickState>,
+}
+
+/// One brick: reachable or not, and what it holds to heal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrickState {
+    /// `host:/path`, as gluster names it.
+    pub brick: String,
+    pub online: bool,
+    /// `Connected`, or why not (`Transport endpoint is not connected`).
+    pub status: String,
+    /// Entries it holds to heal, and in split-brain; unknown from `volume status`.
+    pub heal_pending: Option<u64>,
+    pub split_brain: Option<u64>,
+}
+
+impl From<&HealSummary> for BrickState {
+    fn from(heal: &HealSummary) -> Self {
+        BrickState {
+            brick: heal.brick.clone(),
+            online: heal.status == "Connected",
+            status: heal.status.clone(),
+            heal_pending: Some(heal.pending),
+            split_brain: Some(heal.split_brain),
+        }
+    }
+}
+
+impl From<&BrickStatus> for BrickState {
+    fn from(brick: &BrickStatus) -> Self {
+        BrickState {
+            brick: format!("{}:{}", brick.host, brick.path),
+            online: brick.online,
+            status: if brick.online { "Online" } else { "Offline" }.into(),
+            heal_pending: None,
+            split_brain: None,
+        }
+    }
 }
 
 impl From<Peer> for PeerState {
@@ -130,7 +170,7 @@ async fn volume_state(cli: &GlusterCli, info: &VolumeInfo) -> Result<VolumeState
     // node is gone. `volume status` asks each peer's glusterd instead, which can hang on a
     // dead peer and hold the volume's lock: it is only the fallback. Failing both, health
     // is judged from peer connectivity (see plan::gluster).
-    let (bricks_online, heal) = if started {
+    let (bricks_online, heal, from_status) = if started {
         let heal: Option<Vec<HealSummary>> =
             match cli.run(&["volume", "heal", name, "info", "summary"]).await {
                 Ok(text) => xml::heal_summary(&text).ok(),
@@ -139,23 +179,29 @@ async fn volume_state(cli: &GlusterCli, info: &VolumeInfo) -> Result<VolumeState
                     None
                 }
             };
-        let online = match &heal {
-            Some(bricks) => Some(bricks.iter().filter(|b| b.status == "Connected").count()),
+        let status: Option<Vec<BrickStatus>> = match &heal {
+            Some(_) => None,
             None => match cli.run(&["volume", "status", name]).await {
-                Ok(text) => xml::volume_status(&text)
-                    .ok()
-                    .map(|s: Vec<BrickStatus>| s.iter().filter(|b| b.online).count()),
+                Ok(text) => xml::volume_status(&text).ok(),
                 Err(error) => {
                     tracing::warn!(volume = name, %error, "brick status unavailable");
                     None
                 }
             },
         };
-        (online, heal.unwrap_or_default())
+        let online = match (&heal, &status) {
+            (Some(bricks), _) => Some(bricks.iter().filter(|b| b.status == "Connected").count()),
+            (None, Some(bricks)) => Some(bricks.iter().filter(|b| b.online).count()),
+            (None, None) => None,
+        };
+        (online, heal.unwrap_or_default(), status)
     } else {
-        (None, Vec::new())
+        (None, Vec::new(), None)
     };
     let mut state = VolumeState::new(info, options, bricks_online, &heal);
+    if let Some(bricks) = from_status {
+        state.brick_states = bricks.iter().map(BrickState::from).collect();
+    }
     if state.split_brain > 0 {
         // Which files, so that a person can resolve them (shoal never picks a copy).
         match cli
@@ -197,6 +243,7 @@ impl VolumeState {
             heal_pending: heal.iter().map(|h| h.pending).sum(),
             split_brain: heal.iter().map(|h| h.split_brain).sum(),
             split_brain_files: Vec::new(),
+            brick_states: heal.iter().map(BrickState::from).collect(),
         }
     }
 }

@@ -219,6 +219,9 @@ fn field_text(field: &crate::diff::FieldChange) -> String {
 #[derive(Serialize)]
 struct JsonPlan<'a> {
     format_version: u32,
+    /// When the live state was observed: served by `shoal run` at /api/v1/plan only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    observed_at: Option<&'a str>,
     changes: &'a [Change],
     unmanaged: &'a [super::Unmanaged],
     not_managed: &'a [super::NotManaged],
@@ -240,8 +243,14 @@ struct JsonSummary {
 
 /// The plan as pretty JSON.
 pub fn json(plan: &Plan) -> String {
+    json_observed(plan, None)
+}
+
+/// The plan as pretty JSON, with when the live state it compares with was observed.
+pub fn json_observed(plan: &Plan, observed_at: Option<&str>) -> String {
     let shape = JsonPlan {
         format_version: 1,
+        observed_at,
         changes: &plan.changes,
         unmanaged: &plan.unmanaged,
         not_managed: &plan.not_managed,

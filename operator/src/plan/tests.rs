@@ -320,6 +320,7 @@ fn started_volume() -> crate::observe::gluster::VolumeState {
         heal_pending: 0,
         split_brain: 0,
         split_brain_files: vec![],
+        brick_states: vec![],
     }
 }
 

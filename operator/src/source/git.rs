@@ -37,6 +37,15 @@ pub struct Revision {
     pub dir: PathBuf,
 }
 
+/// What a person recognises a commit by.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Commit {
+    /// RFC 3339, as git prints it (`2026-12-04T06:13:06+00:00`).
+    pub committed_at: String,
+    pub author: String,
+    pub subject: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
     #[error("fetching {url} failed: {stderr}")]
@@ -226,8 +235,23 @@ impl GitSource {
         GitError::ReferenceNotFound { url, reference }
     }
 
-    fn shown_url(&self) -> String {
+    /// The URL without its credentials: what logs and the dashboard show.
+    pub fn shown_url(&self) -> String {
         redact(&self.url, &self.url)
+    }
+
+    /// When `sha` was committed, by whom, and its subject line (from the cache).
+    pub async fn commit(&self, sha: &str) -> Result<Commit, GitError> {
+        let text = self
+            .git(&["show", "-s", "--format=%cI%n%an%n%s", sha, "--"])
+            .await?;
+        let mut lines = text.lines();
+        let mut next = || lines.next().unwrap_or_default().to_string();
+        Ok(Commit {
+            committed_at: next(),
+            author: next(),
+            subject: next(),
+        })
     }
 
     fn index(&self) -> PathBuf {
@@ -351,6 +375,25 @@ mod tests {
         assert_eq!(read(&rev.dir, "app.yaml"), "v1");
         assert_eq!(read(&rev.dir, "sub/db.yaml"), "db");
         assert_eq!(source.current(), Some(rev));
+    }
+
+    #[tokio::test]
+    async fn a_synced_commit_is_described_by_its_time_author_and_subject() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (repo, source) = setup(tmp.path());
+        let sha = commit(&repo, "app.yaml", Some("v1"));
+        source.sync().await.unwrap();
+        let described = source.commit(&sha).await.unwrap();
+        let time = git(&repo, &["show", "-s", "--format=%cI", &sha]);
+        assert_eq!(
+            described,
+            Commit {
+                committed_at: time,
+                author: "t".into(),
+                subject: "app.yaml".into(),
+            }
+        );
+        assert!(humantime::parse_rfc3339_weak(&described.committed_at[..19]).is_ok());
     }
 
     #[tokio::test]

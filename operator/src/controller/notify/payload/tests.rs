@@ -23,6 +23,7 @@ fn drift() -> Event {
     }])
     .with_revision(Some("0123456789abcdef0123456789abcdef01234567".into()));
     (event.first_seen, event.last_seen) = (at(0), at(0));
+    event.id = 7;
     event
 }
 
@@ -36,6 +37,7 @@ fn json_is_the_event_as_the_api_shows_it_with_the_instance() {
     assert_eq!(
         body,
         json!({
+            "id": 7,
             "reason": "DriftDetected",
             "warning": true,
             "resource": "Service/web",
