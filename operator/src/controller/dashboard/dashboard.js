@@ -182,7 +182,8 @@ function renderVolumes(view) {
       v.disconnected_peers.length ? el("p", { class: "warning" }, `Peers not connected: ${v.disconnected_peers.join(", ")}`) : null,
       table(["Brick", "Node", "State", "Pending heal", "Split-brain"], v.bricks.map((b) => [
         el("code", {}, b.brick), b.node,
-        b.online === null ? "unknown" : badge(b.online ? "online" : "offline", (b.online ? "online" : "offline") + (b.online ? "" : `: ${b.status}`)),
+        b.online === null ? "unknown" : [badge(b.online ? "online" : "offline"),
+          b.online ? null : el("div", { class: "muted" }, b.status)],
         b.heal_pending ?? "?", b.split_brain ?? "?"]), "brick"),
       table(["Node", "Mount", "Detail"], v.mounts.map((m) => [
         m.node, badge(m.mounted === true ? "mounted" : m.mounted === false ? "not mounted" : "unknown", m.mounted === true ? "mounted" : m.mounted === false ? "not mounted" : "unknown"), m.detail]), "mount"),
@@ -248,8 +249,16 @@ function eventItem(e) {
     e.resource ? el("span", { class: "resource" }, e.resource) : null,
     e.count > 1 ? el("span", { class: "count", title: `first seen ${e.first_seen}` }, ` \u00d7${e.count}`) : null,
     el("p", {}, e.message),
-    e.fields && e.fields.length ? el("ul", { class: "fields" }, e.fields.map((f) =>
-      el("li", {}, el("code", {}, f.path), `: desired ${f.desired ?? "(unset)"}, live ${f.live ?? "(unset)"}`))) : null);
+    fieldList(e.fields || []));
+}
+
+// A few fields are shown; a creation's dozens fold away behind their count.
+const SHOWN_FIELDS = 4;
+function fieldList(fields) {
+  if (!fields.length) return null;
+  const list = el("ul", { class: "fields" }, fields.map((f) =>
+    el("li", {}, el("code", {}, f.path), `: desired ${f.desired ?? "(unset)"}, live ${f.live ?? "(unset)"}`)));
+  return fields.length <= SHOWN_FIELDS ? list : el("details", {}, el("summary", {}, `${fields.length} fields`), list);
 }
 
 function setOptions(select, values) {

@@ -12,6 +12,8 @@ use super::rfc3339;
 use crate::controller::observation::Observed;
 use crate::heal::capacity::Capacity;
 use crate::observe::live::Live;
+use crate::resources::Desired;
+use crate::resources::quantity::MemorySize;
 
 /// A failed task is listed this long after it failed: the map shows what just went wrong,
 /// not the swarm's whole task history.
@@ -76,16 +78,14 @@ pub fn nodes(observed: Option<&Observed>, now: SystemTime) -> NodesView {
     };
     let live = &observed.live;
     let capacity = &observed.plan().capacity;
+    let desired = &observed.snapshot.desired;
     let mut tasks = shown_tasks(live, now);
     let mut nodes: Vec<NodeView> = live
         .nodes
         .iter()
         .map(|node| {
-            node_view(
-                node,
-                capacity,
-                tasks.remove(node.id.as_deref().unwrap_or("")),
-            )
+            let tasks = tasks.remove(node.id.as_deref().unwrap_or(""));
+            node_view(node, desired, capacity, tasks)
         })
         .collect();
     nodes.sort_by(|a, b| a.hostname.cmp(&b.hostname));
@@ -96,7 +96,12 @@ pub fn nodes(observed: Option<&Observed>, now: SystemTime) -> NodesView {
     }
 }
 
-fn node_view(node: &Node, capacity: &Capacity, tasks: Option<Vec<TaskView>>) -> NodeView {
+fn node_view(
+    node: &Node,
+    desired: &Desired,
+    capacity: &Capacity,
+    tasks: Option<Vec<TaskView>>,
+) -> NodeView {
     let description = node.description.as_ref();
     let hostname = description
         .and_then(|d| d.hostname.clone())
@@ -105,6 +110,11 @@ fn node_view(node: &Node, capacity: &Capacity, tasks: Option<Vec<TaskView>>) -> 
     let status = node.status.as_ref();
     let manager = node.manager_status.as_ref();
     let counted = capacity.nodes.iter().find(|n| n.node == hostname);
+    // A node capacity does not count (down, drained) still has the memory it declares.
+    let declared = desired
+        .node_with_hostname(&hostname)
+        .and_then(|(_, spec)| spec.memory.as_ref())
+        .map(MemorySize::bytes);
     let engine_memory = description
         .and_then(|d| d.resources.as_ref())
         .and_then(|r| r.memory_bytes)
@@ -130,8 +140,11 @@ fn node_view(node: &Node, capacity: &Capacity, tasks: Option<Vec<TaskView>>) -> 
         engine: description
             .and_then(|d| d.engine.as_ref())
             .and_then(|e| e.engine_version.clone()),
-        memory_bytes: counted.map(|c| c.memory_bytes).or(engine_memory),
-        memory_declared: counted.is_some_and(|c| c.declared),
+        memory_bytes: counted
+            .map(|c| c.memory_bytes)
+            .or(declared)
+            .or(engine_memory),
+        memory_declared: counted.map_or(declared.is_some(), |c| c.declared),
         reserved_bytes: counted.map(|c| c.reserved_bytes),
         limited_bytes: counted.map(|c| c.limited_bytes),
         at_risk: capacity.risk(&hostname),
