@@ -4,6 +4,7 @@
 //! A test that needs the lab fails when the lab cannot come up; it never skips.
 
 pub mod bench;
+pub mod browser;
 pub mod counting_proxy;
 pub mod engine_api;
 pub mod operator;
