@@ -4,10 +4,15 @@
 //! change, and WordPress answers through the host-mode load balancer. Then, on the same
 //! running platform (brought up once: it takes minutes), what the platform is for:
 //! WordPress installed for real, a media upload served by every node's web server, and
-//! the site answering through a worker's crash and return.
+//! the site answering through a worker's crash and return. The operator's dashboard is
+//! checked in a real browser along the way (example/dashboard.rs).
+
+#[path = "example/dashboard.rs"]
+mod dashboard;
 
 use std::time::Duration;
 
+use shoal_tests::browser::Chromium;
 use shoal_tests::probe::{self, Prober};
 use shoal_tests::wordpress::{Browser, PNG, SITE_TITLE};
 use shoal_tests::{
@@ -127,8 +132,16 @@ fn the_example_platform_converges_serves_wordpress_and_stays_up_through_a_worker
         stdout(&page),
         stderr(&page)
     );
+    let chromium = Chromium::launch(1280, 800);
+    let page = dashboard::open_converged(&chromium);
+    dashboard::drift_appears_live(&page, &lab);
     wordpress_installed_serves_an_upload_from_every_node(&lab);
-    the_site_answers_through_a_worker_crash_and_return();
+    the_site_answers_through_a_worker_crash_and_return(|node| {
+        let took = dashboard::crash_shown(&page, node);
+        eprintln!(
+            "the dashboard showed {node} down, its tasks moved and its brick offline {took:?} after the crash"
+        );
+    });
     // Leave nothing behind for the next suites.
     left_by_an_earlier_run_removed(&lab);
 }
@@ -203,8 +216,9 @@ const MAX_FAILED: usize = 8;
 /// One request every 200 ms to the front page while the worker that runs the most of
 /// the `http` and `php-fpm` tasks crashes (60 s) and returns (90 s more): at most
 /// [`MAX_FAILED`] fail, none in the last minute, and the page after the return is
-/// WordPress's, from the database.
-fn the_site_answers_through_a_worker_crash_and_return() {
+/// WordPress's, from the database. `while_down` runs once the worker crashed, within its
+/// 60 s down.
+fn the_site_answers_through_a_worker_crash_and_return(while_down: impl FnOnce(&str)) {
     let _restore = RestoreOnDrop;
     let node = busiest_worker(&["http", "php-fpm"]);
     let prober = Prober::start(
@@ -214,7 +228,11 @@ fn the_site_answers_through_a_worker_crash_and_return() {
     );
     std::thread::sleep(Duration::from_secs(10));
     lab_script(&["crash", &node]);
-    std::thread::sleep(Duration::from_secs(60));
+    let crashed = std::time::Instant::now();
+    while_down(&node);
+    let down_for = Duration::from_secs(60);
+    assert!(crashed.elapsed() < down_for, "{node} was to return at 60 s");
+    std::thread::sleep(down_for - crashed.elapsed());
     lab_script(&["restore", &node]);
     std::thread::sleep(Duration::from_secs(90));
     let probes = prober.stop();
