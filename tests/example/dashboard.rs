@@ -137,7 +137,7 @@ pub fn crash_shown(page: &Page, node: &str) -> Duration {
         &format!(
             "document.querySelector('#node-map li.node[data-node={node}]').dataset.state === 'down'"
         ),
-        Duration::from_secs(40),
+        Duration::from_secs(120),
     );
     // http and php-fpm run 2 tasks, at most 1 per node: both on the two nodes left.
     let elsewhere = |service: &str| {
