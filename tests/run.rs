@@ -244,6 +244,24 @@ fn run_follows_git_commits_and_refuses_a_bad_one() {
     });
     assert_eq!(replicas(&lab, "web"), "3");
     assert_eq!(operator.status()["revision"], second.as_str());
+    // Where it comes from and which commit, as the dashboard's header shows them.
+    let source = &operator.status()["source"];
+    assert_eq!(
+        (
+            &source["kind"],
+            &source["location"],
+            &source["reference"],
+            &source["path"]
+        ),
+        (
+            &serde_json::json!("git"),
+            &serde_json::json!(url),
+            &serde_json::json!("main"),
+            &serde_json::json!("platform")
+        )
+    );
+    assert_eq!(source["commit"]["subject"], "3 replicas");
+    assert!(source["last_fetch"].is_string(), "{source}");
     assert_eq!(
         lab.service_field("web", "{{index .Spec.Labels \"io.shoal.revision\"}}"),
         second
@@ -283,6 +301,10 @@ fn run_follows_git_commits_and_refuses_a_bad_one() {
     assert!(message.contains("spec.replicas"), "{message}");
     assert_eq!(invalid["revision"], bad.as_str());
     assert_eq!(operator.status()["revision"], pruned.as_str());
+    assert_eq!(
+        operator.status()["source"]["commit"]["subject"],
+        "no more extra"
+    );
     let (code, why) = operator.get("/readyz");
     assert_eq!(code, 200, "{why}");
     assert_eq!(replicas(&lab, "web"), "3");
