@@ -75,6 +75,7 @@ pub async fn watch<E: Engine>(
         if !context.shared.readiness().leader {
             watches = Watches::default();
             context.shared.set_watched_conditions(BTreeMap::new());
+            context.shared.clear_observed();
             continue;
         }
         let Some(snapshot) = context.shared.snapshot() else {

@@ -122,7 +122,11 @@ async fn event_stream(axum::extract::State(shared): State) -> impl IntoResponse 
         };
         Some((sent, events))
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    // A proxy in front (docs/run.md) must pass events on as they come, not buffer them.
+    (
+        [("x-accel-buffering", "no")],
+        Sse::new(stream).keep_alive(KeepAlive::default()),
+    )
 }
 
 async fn nodes(axum::extract::State(shared): State) -> impl IntoResponse {

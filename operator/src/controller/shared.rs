@@ -254,14 +254,18 @@ impl Shared {
     }
 
     pub fn record(&self, event: Event) {
+        // The notifier counts repeats itself: it gets this occurrence (count 1), with the
+        // id the API shows.
+        let mut occurrence = event.clone();
         let mut log = lock(&self.events);
         let kept = log.record(event).clone();
         // Sent under the log's lock, so the stream's order is the log's.
         let _ = self.live_events.send(kept.clone());
         drop(log);
-        // As the API shows it (with its id); the notifier never waits.
+        occurrence.id = kept.id;
         if let Some(notifier) = self.notifier.get() {
-            notifier.notify(&kept);
+            // Never waits.
+            notifier.notify(&occurrence);
         }
     }
 
@@ -276,6 +280,15 @@ impl Shared {
             .observed
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(observed);
+    }
+
+    /// Forgets the newest observation: an instance that stops acting observes no more,
+    /// and must not serve what it saw as current.
+    pub fn clear_observed(&self) {
+        *self
+            .observed
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
     }
 
     /// The newest observation, if one was made (only the acting instance observes).

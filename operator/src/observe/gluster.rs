@@ -64,13 +64,15 @@ pub struct BrickState {
 }
 
 impl From<&HealSummary> for BrickState {
+    /// An unreachable brick's counts are unknown (heal info gives none), not 0.
     fn from(heal: &HealSummary) -> Self {
+        let online = heal.status == "Connected";
         BrickState {
             brick: heal.brick.clone(),
-            online: heal.status == "Connected",
+            online,
             status: heal.status.clone(),
-            heal_pending: Some(heal.pending),
-            split_brain: Some(heal.split_brain),
+            heal_pending: online.then_some(heal.pending),
+            split_brain: online.then_some(heal.split_brain),
         }
     }
 }

@@ -30,7 +30,7 @@ function replace(node, ...children) {
 // A state in words with a symbol: colour is never the only signal.
 const TONES = {
   good: ["Synced", "Healthy", "ready", "active", "running", "healthy", "online", "mounted"],
-  busy: ["Progressing", "healing", "pending", "starting", "preparing", "assigned", "accepted", "new", "Unknown", "pause"],
+  busy: ["Progressing", "healing", "pending", "starting", "preparing", "assigned", "accepted", "new", "Unknown", "unknown", "pause", "standby", "not started"],
 };
 function tone(word) {
   if (TONES.good.includes(word)) return "good";
@@ -57,7 +57,8 @@ function ago(iso) {
   const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
   if (seconds < 60) return `${seconds}s ago`;
   if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
-  return `${Math.floor(seconds / 3600)}h ago`;
+  if (seconds < 172800) return `${Math.floor(seconds / 3600)}h ago`;
+  return `${Math.floor(seconds / 86400)}d ago`;
 }
 
 function time(iso) {
@@ -72,14 +73,26 @@ async function getJson(path) {
 
 // ---- revision and readiness ----
 
+// Replaces a live region's content only when its text changes: a screen reader
+// announces a region each time its content is replaced.
+function replaceIfChanged(node, key, ...children) {
+  if (node.dataset.shown === key) return;
+  node.dataset.shown = key;
+  replace(node, ...children);
+}
+
+function readiness(r) {
+  const trouble = r.engine_error || r.events_error || r.lease_error;
+  if (r.leader && !trouble) return ["ready", "acting", null];
+  if (!r.leader && !trouble && r.lease_holder) return ["standby", `standby: the lease is held by ${r.lease_holder}`, null];
+  return ["not ready", "not acting", trouble || "waiting for the lease"];
+}
+
 function renderStatus(status) {
   byId("identity").textContent = status.identity;
-  const r = status.readiness;
-  const why = r.source_error || r.events_error || r.engine_error || r.lease_error;
-  const ready = r.leader && !r.engine_error && !r.events_error;
-  replace(byId("readiness"),
-    badge(ready ? "ready" : "not ready", ready ? "acting" : (r.lease_holder ? `standby (lease held by ${r.lease_holder})` : "not acting")),
-    why && !r.source_error ? el("span", {}, " " + why) : null);
+  const [word, label, why] = readiness(status.readiness);
+  replaceIfChanged(byId("readiness"), `${word}|${label}|${why}`,
+    badge(word, label), why ? el("span", {}, " " + why) : null);
   renderRevision(status);
   renderResources(status);
 }
@@ -100,7 +113,7 @@ function renderRevision(status) {
   const error = byId("revision-error");
   const problem = status.readiness.source_error;
   error.hidden = !problem;
-  replace(error, problem ? [el("strong", {}, "The newest revision is not applied. "), el("pre", {}, problem)] : []);
+  replaceIfChanged(error, problem || "", problem ? [el("strong", {}, "The newest revision is not applied. "), el("pre", {}, problem)] : []);
 }
 
 function conditionText(resource) {
@@ -170,7 +183,11 @@ function taskList(tasks) {
 
 function renderVolumes(view) {
   byId("storage-observed").textContent = view.error ? `Gluster could not be read: ${view.error}` :
-    view.observed_at ? `Observed ${ago(view.observed_at)}.` : "Not observed yet.";
+    view.observed_at ? `Observed ${ago(view.observed_at)}.` : "Not observed yet (a standby does not observe).";
+  if (!view.observed_at) {
+    replace(byId("volumes"));
+    return;
+  }
   if (!view.volumes.length) {
     replace(byId("volumes"), el("p", {}, "No GlusterVolume in desired-state."));
     return;
@@ -201,7 +218,7 @@ function table(headings, rows, kind) {
 function renderPlan(plan) {
   const s = plan.summary;
   byId("plan-summary").textContent =
-    `${s.create} to create, ${s.update} to update, ${s.delete} to delete, ${s.replace} to replace, ${s.adopt} to adopt, ${s.blocked} blocked`;
+    `${s.create} to create, ${s.update} to update, ${s.delete} to delete, ${s.replace} to replace, ${s.adopt} to adopt, ${s.blocked} blocked (observed ${ago(plan.observed_at)})`;
   if (!plan.changes.length) {
     replace(byId("plan-body"), el("p", {}, badge("Synced", "No changes. The swarm matches desired-state.")));
     return;
@@ -214,16 +231,19 @@ function renderPlan(plan) {
       el("ul", {}, c.fields.map((f) => el("li", {}, el("code", {}, f.path), `: ${f.from ?? "(unset)"} \u2192 ${f.to ?? "(unset)"}`)))))));
 }
 
-function renderPlanUnavailable(error) {
+function renderPlanUnavailable(why) {
   byId("plan-summary").textContent = "";
-  replace(byId("plan-body"), el("p", {}, String(error.message)));
+  replace(byId("plan-body"), el("p", {}, why));
 }
 
 // ---- events ----
 
 const events = new Map(); // id -> event, the newest last seen first when listed
 
+// A list read while the stream ran may be older than what the stream sent.
 function keep(event) {
+  const known = events.get(event.id);
+  if (known && known.count > event.count) return;
   events.set(event.id, event);
   if (events.size > MAX_EVENTS) {
     const oldest = [...events.values()].sort((a, b) => a.last_seen.localeCompare(b.last_seen))[0];
@@ -270,8 +290,12 @@ function setOptions(select, values) {
   select.value = wanted.includes(chosen) ? chosen : "";
 }
 
+// The whole list again: on (re)connecting, the instance may be another process, whose
+// event ids start over.
 async function loadEvents() {
-  for (const event of await getJson("/api/v1/events")) keep(event);
+  const list = await getJson("/api/v1/events");
+  events.clear();
+  for (const event of list) keep(event);
   renderEvents();
 }
 
@@ -287,12 +311,20 @@ function streamEvents() {
 
 // ---- refresh ----
 
+// The plan only once there is an observation: before it (or on a standby) /plan answers
+// 503, which a browser logs as an error.
+async function refreshPlan() {
+  const nodes = await getJson("/api/v1/nodes");
+  renderNodes(nodes);
+  if (nodes.observed_at) renderPlan(await getJson("/api/v1/plan"));
+  else renderPlanUnavailable("No plan: nothing observed yet (a standby does not observe).");
+}
+
 async function refresh() {
   const results = await Promise.allSettled([
     getJson("/api/v1/status").then(renderStatus),
-    getJson("/api/v1/nodes").then(renderNodes),
     getJson("/api/v1/volumes").then(renderVolumes),
-    getJson("/api/v1/plan").then(renderPlan, renderPlanUnavailable),
+    refreshPlan(),
   ]);
   const failed = results.filter((r) => r.status === "rejected");
   byId("updated").textContent = failed.length

@@ -18,9 +18,19 @@ fn rfc3339(time: SystemTime) -> String {
 }
 
 /// `/api/v1/plan`: the plan as `shoal plan --json` prints it, from the newest observation
-/// (with `observed_at`), or `None` before the first.
+/// (with `observed_at`), with every env value hidden as events hide them: `shoal plan`
+/// is run by whoever holds the engine, the page is open to whoever reaches the listener,
+/// and a variable added by hand need not look secret (`DATABASE_URL=postgres://u:pw@db`).
 pub fn plan(observed: &super::observation::Observed) -> String {
-    crate::plan::render::json_observed(observed.plan(), Some(&rfc3339(observed.at)))
+    let mut plan = observed.plan().clone();
+    for field in plan.changes.iter_mut().flat_map(|c| c.fields.iter_mut()) {
+        if field.path.starts_with("env.") {
+            for value in [&mut field.from, &mut field.to].into_iter().flatten() {
+                *value = "(hidden)".into();
+            }
+        }
+    }
+    crate::plan::render::json_observed(&plan, Some(&rfc3339(observed.at)))
 }
 
 #[cfg(test)]

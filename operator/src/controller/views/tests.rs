@@ -200,7 +200,7 @@ fn the_storage_panel_names_the_offline_brick_and_what_waits_to_heal() {
         [
             ("node1", Some(true), Some(0)),
             ("node2", Some(true), Some(0)),
-            ("node3", Some(false), Some(0)),
+            ("node3", Some(false), None),
         ]
     );
     assert_eq!(
@@ -241,6 +241,38 @@ fn a_pool_that_cannot_be_read_is_said_and_a_volume_not_made_is_missing() {
     live.gluster = Some(Err("gluster: no answer within 10s".into()));
     let view = volumes(Some(&observed(example(), live)));
     assert_eq!(view.error.as_deref(), Some("gluster: no answer within 10s"));
-    assert_eq!(view.volumes[0].state, "missing");
+    assert_eq!(view.volumes[0].state, "unknown");
     assert!(view.volumes[0].bricks.is_empty());
+    // Read, and without the volume: not made yet.
+    let mut live = recorded("applied");
+    live.gluster = Some(Ok(crate::observe::gluster::GlusterLive::default()));
+    let view = volumes(Some(&observed(example(), live)));
+    assert_eq!(view.volumes[0].state, "missing");
+}
+
+#[test]
+fn the_plan_served_hides_every_env_value() {
+    // `drifted`: EXTRA=1 added to web by hand, replicas 3.
+    let served = plan(&observed(lab_desired(), recorded("drifted")));
+    let json: serde_json::Value = serde_json::from_str(&served).unwrap();
+    let web = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "web")
+        .unwrap();
+    let fields: Vec<String> = web["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{} {} {}", f["path"], f["from"], f["to"]))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "\"env.EXTRA\" \"(hidden)\" null",
+            "\"replicas\" \"3\" \"2\""
+        ]
+    );
+    assert!(json["observed_at"].is_string());
 }

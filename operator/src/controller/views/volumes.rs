@@ -21,7 +21,8 @@ pub struct VolumesView {
 #[derive(Debug, PartialEq, Serialize)]
 pub struct VolumeView {
     pub name: String,
-    /// `healthy`, `healing`, `degraded`, or `missing` (not created yet).
+    /// `healthy`, `healing`, `degraded`, `not started`, `missing` (the pool was read and
+    /// has no such volume), or `unknown` (the pool could not be read).
     pub state: String,
     pub bricks: Vec<BrickView>,
     pub heal_pending: u64,
@@ -96,7 +97,8 @@ fn volume_view(
         Some(StorageState::Healing) => "healing",
         Some(StorageState::Degraded) => "degraded",
         None if live.is_some() => "not started",
-        None => "missing",
+        None if pool.is_some() => "missing",
+        None => "unknown",
     };
     VolumeView {
         name: name.to_string(),
