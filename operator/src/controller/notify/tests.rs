@@ -194,3 +194,31 @@ async fn recorded_events_reach_json_and_slack_targets() {
         );
     }
 }
+
+#[tokio::test]
+async fn repeats_recorded_are_counted_once_each() {
+    let mut receiver = Receiver::start(&[]).await;
+    let config = Config::read(&options(&[&format!("{}/hook", receiver.base)], None))
+        .unwrap()
+        .unwrap();
+    let shared = Shared::new("node1-812-ab12".into(), 8);
+    // No dedup window: every repeat goes out, with how many times it happened.
+    let policy = Policy {
+        dedup_window: Duration::ZERO,
+        ..quick()
+    };
+    let notifications = shared.metrics.notifications.clone();
+    shared.set_notifier(start(config, shared.identity.clone(), notifications, policy).unwrap());
+    for _ in 0..4 {
+        shared.record(drift("5"));
+    }
+    let mut counts = Vec::new();
+    while counts.len() < 4 {
+        let request = receiver.next().await;
+        counts.push(request.body["count"].as_u64().unwrap());
+        // The id is the one the API shows.
+        assert_eq!(request.body["id"], 1);
+    }
+    counts.sort();
+    assert_eq!(counts, [1, 2, 3, 4]);
+}
