@@ -24,8 +24,7 @@ pub const LIVE_EVENTS_BUFFER: usize = 256;
 /// Where desired-state comes from, and how following it goes (the dashboard's header).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SourceInfo {
-    /// `git` or `directory`.
-    pub kind: &'static str,
+    pub kind: SourceKind,
     /// The repository's URL without credentials, or the directory.
     pub location: String,
     /// The branch, tag or commit followed (git), if not the remote's default.
@@ -43,6 +42,15 @@ pub struct SourceInfo {
     /// The commit in force (git): its time and subject line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit: Option<crate::source::git::Commit>,
+}
+
+/// What desired-state is read from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    #[default]
+    Directory,
+    Git,
 }
 
 /// `Option<SystemTime>` as an RFC 3339 string or null.

@@ -10,7 +10,7 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 
 use super::events::{Event, Reason};
 use super::run::{RunError, RunOptions, SourceOptions};
-use super::shared::{Shared, Snapshot, SourceInfo};
+use super::shared::{Shared, Snapshot, SourceInfo, SourceKind};
 use super::{Trigger, Why};
 use crate::source::git::GitSource;
 use crate::source::validate::{ValidateOptions, validate_dir};
@@ -141,12 +141,12 @@ pub fn spawn(
 fn described(source: &SourceOptions) -> SourceInfo {
     match source {
         SourceOptions::Dir { dir, .. } => SourceInfo {
-            kind: "directory",
+            kind: SourceKind::Directory,
             location: dir.display().to_string(),
             ..SourceInfo::default()
         },
         SourceOptions::Git { git, .. } => SourceInfo {
-            kind: "git",
+            kind: SourceKind::Git,
             location: git.shown_url(),
             reference: git.reference.clone(),
             path: git.path.as_ref().map(|p| p.display().to_string()),

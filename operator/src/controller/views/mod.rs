@@ -10,7 +10,7 @@ mod volumes;
 use std::time::SystemTime;
 
 pub use self::nodes::{NodeView, NodesView, TaskView, nodes};
-pub use self::volumes::{BrickView, VolumeView, VolumesView, volumes};
+pub use self::volumes::{BrickView, VolumeState, VolumeView, VolumesView, volumes};
 
 /// An RFC 3339 time, as events show theirs.
 fn rfc3339(time: SystemTime) -> String {

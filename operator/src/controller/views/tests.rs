@@ -187,8 +187,8 @@ fn the_storage_panel_names_the_offline_brick_and_what_waits_to_heal() {
     assert_eq!(view.volumes.len(), 1);
     let volume = &view.volumes[0];
     assert_eq!(
-        (volume.name.as_str(), volume.state.as_str()),
-        ("storage", "degraded")
+        (volume.name.as_str(), volume.state),
+        ("storage", VolumeState::Degraded)
     );
     let bricks: Vec<(&str, Option<bool>, Option<u64>)> = volume
         .bricks
@@ -241,13 +241,18 @@ fn a_pool_that_cannot_be_read_is_said_and_a_volume_not_made_is_missing() {
     live.gluster = Some(Err("gluster: no answer within 10s".into()));
     let view = volumes(Some(&observed(example(), live)));
     assert_eq!(view.error.as_deref(), Some("gluster: no answer within 10s"));
-    assert_eq!(view.volumes[0].state, "unknown");
+    assert_eq!(view.volumes[0].state, VolumeState::Unknown);
     assert!(view.volumes[0].bricks.is_empty());
     // Read, and without the volume: not made yet.
     let mut live = recorded("applied");
     live.gluster = Some(Ok(crate::observe::gluster::GlusterLive::default()));
     let view = volumes(Some(&observed(example(), live)));
-    assert_eq!(view.volumes[0].state, "missing");
+    assert_eq!(view.volumes[0].state, VolumeState::Missing);
+    // As the page reads it.
+    assert_eq!(
+        serde_json::to_value(VolumeState::NotStarted).unwrap(),
+        "not started"
+    );
 }
 
 #[test]

@@ -21,9 +21,7 @@ pub struct VolumesView {
 #[derive(Debug, PartialEq, Serialize)]
 pub struct VolumeView {
     pub name: String,
-    /// `healthy`, `healing`, `degraded`, `not started`, `missing` (the pool was read and
-    /// has no such volume), or `unknown` (the pool could not be read).
-    pub state: String,
+    pub state: VolumeState,
     pub bricks: Vec<BrickView>,
     pub heal_pending: u64,
     pub split_brain: u64,
@@ -31,6 +29,22 @@ pub struct VolumeView {
     /// The brick nodes whose gluster peer is not connected.
     pub disconnected_peers: Vec<String>,
     pub mounts: Vec<NodeMount>,
+}
+
+/// A volume in one word, as the storage panel shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VolumeState {
+    Healthy,
+    Healing,
+    Degraded,
+    /// Created, not started.
+    #[serde(rename = "not started")]
+    NotStarted,
+    /// The pool was read and has no such volume (not created yet).
+    Missing,
+    /// The pool could not be read.
+    Unknown,
 }
 
 #[derive(Debug, PartialEq, Serialize)]
@@ -93,16 +107,16 @@ fn volume_view(
             .collect()
     });
     let state = match health.map(StorageHealth::state) {
-        Some(StorageState::Healthy) => "healthy",
-        Some(StorageState::Healing) => "healing",
-        Some(StorageState::Degraded) => "degraded",
-        None if live.is_some() => "not started",
-        None if pool.is_some() => "missing",
-        None => "unknown",
+        Some(StorageState::Healthy) => VolumeState::Healthy,
+        Some(StorageState::Healing) => VolumeState::Healing,
+        Some(StorageState::Degraded) => VolumeState::Degraded,
+        None if live.is_some() => VolumeState::NotStarted,
+        None if pool.is_some() => VolumeState::Missing,
+        None => VolumeState::Unknown,
     };
     VolumeView {
         name: name.to_string(),
-        state: state.into(),
+        state,
         bricks,
         heal_pending: health.map_or(0, |h| h.heal_pending),
         split_brain: health.map_or(0, |h| h.split_brain),
