@@ -129,16 +129,29 @@ async fn event_stream(axum::extract::State(shared): State) -> impl IntoResponse 
     )
 }
 
-async fn nodes(axum::extract::State(shared): State) -> impl IntoResponse {
-    let observed = shared.observed();
-    axum::Json(super::views::nodes(
-        observed.as_deref(),
-        std::time::SystemTime::now(),
-    ))
+async fn nodes(axum::extract::State(shared): State) -> axum::response::Response {
+    let now = std::time::SystemTime::now();
+    off_the_workers(shared.observed(), move |o| super::views::nodes(o, now)).await
 }
 
-async fn volumes(axum::extract::State(shared): State) -> impl IntoResponse {
-    axum::Json(super::views::volumes(shared.observed().as_deref()))
+async fn volumes(axum::extract::State(shared): State) -> axum::response::Response {
+    off_the_workers(shared.observed(), super::views::volumes).await
+}
+
+/// `view` of `observed` as JSON, made on a blocking thread: a view reads the plan, which
+/// the first to ask makes, and planning a large observation is CPU work.
+async fn off_the_workers<T: serde::Serialize + Send + 'static>(
+    observed: Option<Arc<super::observation::Observed>>,
+    view: impl FnOnce(Option<&super::observation::Observed>) -> T + Send + 'static,
+) -> axum::response::Response {
+    match tokio::task::spawn_blocking(move || view(observed.as_deref())).await {
+        Ok(view) => axum::Json(view).into_response(),
+        Err(error) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("planning failed: {error}\n"),
+        )
+            .into_response(),
+    }
 }
 
 /// The plan from the newest observation; 503 before the first (or on a standby, which
