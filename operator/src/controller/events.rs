@@ -300,6 +300,17 @@ pub mod rfc3339 {
     pub fn serialize<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&humantime::format_rfc3339_seconds(*time))
     }
+
+    /// An optional time: the same, or null.
+    pub fn optional<S: serde::Serializer>(
+        time: &Option<SystemTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match time {
+            Some(time) => serialize(time, s),
+            None => s.serialize_none(),
+        }
+    }
 }
 
 #[cfg(test)]

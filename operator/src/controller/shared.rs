@@ -34,10 +34,10 @@ pub struct SourceInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// When the repository was last fetched (git), or the directory last read.
-    #[serde(with = "optional_rfc3339")]
+    #[serde(serialize_with = "super::events::rfc3339::optional")]
     pub last_fetch: Option<SystemTime>,
     /// When the desired-state in force was put in force.
-    #[serde(with = "optional_rfc3339")]
+    #[serde(serialize_with = "super::events::rfc3339::optional")]
     pub loaded_at: Option<SystemTime>,
     /// The commit in force (git): its time and subject line.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,21 +51,6 @@ pub enum SourceKind {
     #[default]
     Directory,
     Git,
-}
-
-/// `Option<SystemTime>` as an RFC 3339 string or null.
-mod optional_rfc3339 {
-    use std::time::SystemTime;
-
-    pub fn serialize<S: serde::Serializer>(
-        time: &Option<SystemTime>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match time {
-            Some(time) => super::super::events::rfc3339::serialize(time, s),
-            None => s.serialize_none(),
-        }
-    }
 }
 
 /// One valid desired-state and the revision it came from.

@@ -171,20 +171,13 @@ pub struct ResourceStatus {
     pub last_applied_revision: Option<String>,
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "optional_time"
+        serialize_with = "super::events::rfc3339::optional"
     )]
     pub last_applied: Option<SystemTime>,
     /// The desired spec's hash this status was computed against: a new revision that
     /// changes the spec makes the status Unknown until the resource is reconciled again.
     #[serde(skip)]
     pub desired_hash: String,
-}
-
-fn optional_time<S: serde::Serializer>(time: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
-    match time {
-        Some(time) => super::events::rfc3339::serialize(time, s),
-        None => s.serialize_none(),
-    }
 }
 
 /// The health of `key` in what was observed.
