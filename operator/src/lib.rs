@@ -29,6 +29,7 @@ pub mod commands;
 pub mod controller;
 pub mod diagnostics;
 pub mod diff;
+pub mod doctor;
 pub mod gluster;
 pub mod heal;
 pub mod host;

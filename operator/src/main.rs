@@ -11,6 +11,7 @@ use shoal::commands::apply::ApplyOptions;
 use shoal::commands::{self, logging};
 use shoal::controller::notify::{NotifyOptions, Severity};
 use shoal::controller::run::{RunOptions, SourceOptions};
+use shoal::doctor::DoctorOptions;
 use shoal::import::compose::ComposeOptions;
 use shoal::import::swarm::Selection;
 use shoal::source::data::AgeKey;
@@ -96,6 +97,28 @@ impl Agents {
     }
 }
 
+/// The doctor's canary (docs/doctor.md).
+#[derive(Args)]
+struct Canary {
+    /// The image of the doctor's canary service on each managed overlay: busybox (its
+    /// httpd, wget, ping and nslookup), present or pullable on every node.
+    #[arg(long, default_value = "busybox:1.36")]
+    canary_image: String,
+    /// How long the canary may take to run on every ready node.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    canary_timeout: Duration,
+}
+
+impl Canary {
+    fn options(&self, agent_port: u16) -> DoctorOptions {
+        DoctorOptions {
+            agent_port,
+            canary_image: self.canary_image.clone(),
+            canary_timeout: self.canary_timeout,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check a desired-state directory and report every problem with file:line:col.
@@ -112,6 +135,21 @@ enum Command {
     },
     /// Make the swarm match desired-state, then wait for it to converge.
     Apply(ApplyArgs),
+    /// Find the network, DNS and storage faults that break a swarm silently: ports
+    /// between the nodes, the overlays (a canary service), service discovery, gluster,
+    /// engine versions and clocks. Exit 0: every check passed, 2: one failed, 1: error.
+    Doctor {
+        #[command(flatten)]
+        source: Source,
+        /// The port every node's agent listens on (the probes run there).
+        #[arg(long, default_value_t = 9851)]
+        agent_port: u16,
+        #[command(flatten)]
+        canary: Canary,
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Converge this host: mount GlusterVolumes from the local server, keep their
     /// directories; serve /healthz and /api/v1/status.
     Agent(AgentArgs),
@@ -277,6 +315,12 @@ struct RunArgs {
     webhook_secret_file: Option<PathBuf>,
     #[command(flatten)]
     notify: Notify,
+    /// Run the doctor's checks this often (0s: never); failures are the NetworkDegraded
+    /// condition and events. Needs the agents.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    doctor_interval: Duration,
+    #[command(flatten)]
+    canary: Canary,
 }
 
 /// Where events are posted (docs/run.md, Notifications).
@@ -391,6 +435,10 @@ impl RunArgs {
             rebalance_settle: self.rebalance_settle,
             webhook_secret_file: self.webhook_secret_file,
             notify: self.notify.options(),
+            doctor: match (self.agents.port(), self.doctor_interval.is_zero()) {
+                (Some(port), false) => Some((self.doctor_interval, self.canary.options(port))),
+                _ => None,
+            },
         }
     }
 }
@@ -416,6 +464,17 @@ fn main() -> miette::Result<ExitCode> {
             &source.dir,
             &source.options(),
             agents.port(),
+            json,
+        ))?,
+        Command::Doctor {
+            source,
+            agent_port,
+            canary,
+            json,
+        } => runtime.block_on(commands::doctor::run(
+            &source.dir,
+            &source.options(),
+            &canary.options(agent_port),
             json,
         ))?,
         Command::Apply(args) => {

@@ -20,7 +20,7 @@ const ORDER: [&str; 11] = [
 ];
 
 /// Module path prefix -> layer; the longest prefix wins.
-const LAYERS: [(&str, &str); 26] = [
+const LAYERS: [(&str, &str); 28] = [
     ("commands", "commands"),
     ("controller", "controller"),
     ("agent", "agent"),
@@ -47,6 +47,10 @@ const LAYERS: [(&str, &str); 26] = [
     ("gluster::ops", "adapters"),
     ("host", "adapters"),
     ("import", "plan"),
+    // The doctor reads the world (through the agents, the engine and gluster) as observe
+    // does; the probes' wire types and local runs are an adapter of the agent.
+    ("doctor", "observe"),
+    ("agent::probe", "adapters"),
 ];
 
 fn rank(module: &str) -> usize {

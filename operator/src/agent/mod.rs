@@ -7,6 +7,7 @@
 //! alone. Status is served over HTTP.
 
 pub mod mounts;
+pub mod probe;
 pub mod report;
 
 use std::os::unix::fs::PermissionsExt;
@@ -302,7 +303,8 @@ async fn run(program: &str, args: &[&str]) -> Result<(), String> {
 }
 
 /// The status endpoints over the latest pass: `/healthz` (200 `ok` when every volume is
-/// mounted and desired-state loads, 503 `degraded` otherwise) and `/api/v1/status` (JSON).
+/// mounted and desired-state loads, 503 `degraded` otherwise) and `/api/v1/status` (JSON);
+/// and `POST /api/v1/probe`, the doctor's probes from this host (see [`probe`]).
 pub fn router(shared: Arc<Mutex<AgentStatus>>) -> axum::Router {
     let health = shared.clone();
     axum::Router::new()
@@ -324,6 +326,26 @@ pub fn router(shared: Arc<Mutex<AgentStatus>>) -> axum::Router {
                 axum::Json(status)
             }),
         )
+        .route("/api/v1/probe", axum::routing::post(run_probes))
+}
+
+/// The doctor's probes, against this host's engine (the usual local socket, or
+/// DOCKER_HOST).
+async fn run_probes(
+    axum::Json(request): axum::Json<probe::ProbeRequest>,
+) -> Result<axum::Json<probe::ProbeReport>, (axum::http::StatusCode, String)> {
+    let unavailable = |e: bollard::errors::Error| {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("this host's Docker Engine does not answer: {e}\n"),
+        )
+    };
+    let docker = bollard::Docker::connect_with_defaults()
+        .map_err(unavailable)?
+        .negotiate_version()
+        .await
+        .map_err(unavailable)?;
+    Ok(axum::Json(probe::probe(&docker, request).await))
 }
 
 /// Runs passes every `interval`, serving [`router`] on `listen`, until Ctrl-C / SIGINT.

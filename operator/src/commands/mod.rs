@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod apply;
+pub mod doctor;
 pub mod import;
 pub mod logging;
 pub mod plan;

@@ -67,6 +67,10 @@ pub enum Reason {
     Rebalanced,
     RebalanceFailed,
     CapacityAtRisk,
+    /// A check of `shoal doctor` started failing (the pair of nodes and the port).
+    NetworkDegraded,
+    /// A failing check passes again, or every check passed.
+    NetworkHealthy,
 }
 
 impl Reason {
@@ -91,6 +95,7 @@ impl Reason {
                 | Reason::CrashLooping
                 | Reason::RebalanceFailed
                 | Reason::CapacityAtRisk
+                | Reason::NetworkDegraded
         )
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod dashboard;
 pub mod decide;
+pub mod doctor;
 pub mod engine;
 pub mod engine_events;
 pub mod events;

@@ -58,6 +58,8 @@ pub struct RunOptions {
     pub webhook_secret_file: Option<PathBuf>,
     /// Where and which events are notified.
     pub notify: super::notify::NotifyOptions,
+    /// How often the doctor examines the network, and how (none: never).
+    pub doctor: Option<(Duration, crate::doctor::DoctorOptions)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +127,14 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         triggers.clone(),
     ));
     tokio::spawn(resync(options.resync, triggers.clone()));
+    if let Some((interval, doctor)) = options.doctor.clone() {
+        tokio::spawn(super::doctor::watch(
+            docker.clone(),
+            shared.clone(),
+            interval,
+            doctor,
+        ));
+    }
     let context = Arc::new(Context {
         engine: docker,
         shared: shared.clone(),

@@ -117,6 +117,10 @@ pub struct Shared {
     observed: RwLock<Option<Arc<Observed>>>,
     /// Where desired-state comes from and how its following goes.
     source: Mutex<SourceInfo>,
+    /// The doctor's last verdict on the network, and the conditions its failures put on
+    /// resources.
+    network: Mutex<Option<super::doctor::NetworkStatus>>,
+    network_conditions: Mutex<BTreeMap<ResourceKey, Vec<Condition>>>,
 }
 
 fn unix_now() -> u64 {
@@ -149,6 +153,8 @@ impl Shared {
             live_events: tokio::sync::broadcast::channel(LIVE_EVENTS_BUFFER).0,
             observed: RwLock::new(None),
             source: Mutex::new(SourceInfo::default()),
+            network: Mutex::new(None),
+            network_conditions: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -318,9 +324,11 @@ impl Shared {
         lock(&self.statuses).get(key).cloned()
     }
 
-    /// Every status, with the conditions the heal watch keeps (what is served).
+    /// Every status, with the conditions the heal watch and the doctor keep (what is
+    /// served).
     pub fn statuses(&self) -> Vec<ResourceStatus> {
         let watched = lock(&self.watched);
+        let network = lock(&self.network_conditions);
         lock(&self.statuses)
             .iter()
             .map(|(key, status)| {
@@ -329,8 +337,25 @@ impl Shared {
                     .conditions
                     .extend(watched.get(key).into_iter().flatten().cloned());
                 status
+                    .conditions
+                    .extend(network.get(key).into_iter().flatten().cloned());
+                status
             })
             .collect()
+    }
+
+    /// The doctor's verdict and the conditions of its failures (none on a standby).
+    pub fn set_network(
+        &self,
+        network: Option<super::doctor::NetworkStatus>,
+        conditions: BTreeMap<ResourceKey, Vec<Condition>>,
+    ) {
+        *lock(&self.network) = network;
+        *lock(&self.network_conditions) = conditions;
+    }
+
+    pub fn network(&self) -> Option<super::doctor::NetworkStatus> {
+        lock(&self.network).clone()
     }
 
     /// Replaces the conditions the heal watch keeps.
@@ -414,6 +439,9 @@ pub struct InstanceStatus {
     /// How many resources desired-state has; `resources` lists those reconciled so far.
     pub desired: usize,
     pub resources: Vec<ResourceStatus>,
+    /// The doctor's last verdict (`--doctor-interval`); none before its first
+    /// examination, on a standby, or when it is off.
+    pub network: Option<super::doctor::NetworkStatus>,
 }
 
 impl Shared {
@@ -425,6 +453,7 @@ impl Shared {
             readiness: self.readiness(),
             desired: self.snapshot().map_or(0, |s| s.desired.resources.len()),
             resources: self.statuses(),
+            network: self.network(),
         }
     }
 }

@@ -111,6 +111,8 @@ pub enum ConditionReason {
     TaskUnhealthy,
     /// The service's tasks keep failing.
     CrashLooping,
+    /// A check of the doctor fails on it (a pair of nodes and a port, DNS, storage).
+    NetworkDegraded,
 }
 
 /// One condition: a named fact with why. Shoal sets conditions that say what is wrong:

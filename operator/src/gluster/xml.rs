@@ -98,6 +98,8 @@ pub struct BrickStatus {
     pub host: String,
     pub path: String,
     pub online: bool,
+    /// The TCP port clients reach the brick on.
+    pub port: Option<u16>,
 }
 
 /// A peer of the trusted pool, as `pool list` reports it (the local node included).
@@ -247,6 +249,8 @@ pub fn volume_status(text: &str) -> Result<Vec<BrickStatus>, GlusterError> {
             host: child_text(node, "hostname").unwrap_or_default(),
             path: child_text(node, "path").unwrap_or_default(),
             online: child_text(node, "status").as_deref() == Some("1"),
+            // `N/A` when the brick is not running.
+            port: child_text(node, "port").and_then(|p| p.trim().parse().ok()),
         })
         .collect())
 }

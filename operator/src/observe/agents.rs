@@ -67,7 +67,7 @@ pub async fn observe(nodes: &[Node], port: u16, timeout: Duration) -> AgentRepor
 }
 
 /// reqwest's top error says only "error sending request"; the cause says why.
-fn root_cause(error: &dyn std::error::Error) -> String {
+pub fn root_cause(error: &dyn std::error::Error) -> String {
     let mut cause = error;
     while let Some(next) = cause.source() {
         cause = next;

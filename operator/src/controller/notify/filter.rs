@@ -6,7 +6,7 @@ use crate::controller::events::{Event, Reason};
 
 /// Every reason, in the order of the enum (what `--notify-reasons all` means and what an
 /// unknown name is told to choose from).
-pub const ALL: [Reason; 32] = [
+pub const ALL: [Reason; 34] = [
     Reason::DriftDetected,
     Reason::DriftCorrected,
     Reason::DriftReported,
@@ -39,11 +39,13 @@ pub const ALL: [Reason; 32] = [
     Reason::Rebalanced,
     Reason::RebalanceFailed,
     Reason::CapacityAtRisk,
+    Reason::NetworkDegraded,
+    Reason::NetworkHealthy,
 ];
 
 /// Sent when `--notify-reasons` is not given. A rollout swarm rolled back is an
 /// `ApplyFailed` (its status condition is `RolloutFailed`).
-pub const DEFAULT: [Reason; 11] = [
+pub const DEFAULT: [Reason; 13] = [
     Reason::ApplyFailed,
     Reason::DriftDetected,
     Reason::DriftCorrected,
@@ -55,6 +57,8 @@ pub const DEFAULT: [Reason; 11] = [
     Reason::CrashLooping,
     Reason::InvalidRevision,
     Reason::SourceFailed,
+    Reason::NetworkDegraded,
+    Reason::NetworkHealthy,
 ];
 
 /// The name of a reason, as events show it.
@@ -185,9 +189,11 @@ mod tests {
             | Reason::RebalanceStarted
             | Reason::Rebalanced
             | Reason::RebalanceFailed
-            | Reason::CapacityAtRisk => ALL.iter().filter(|r| **r == reason).count(),
+            | Reason::CapacityAtRisk
+            | Reason::NetworkDegraded
+            | Reason::NetworkHealthy => ALL.iter().filter(|r| **r == reason).count(),
         };
-        assert_eq!(ALL.map(listed), [1; 32]);
+        assert_eq!(ALL.map(listed), [1; 34]);
         // Names are what events serialize as.
         for reason in ALL {
             assert_eq!(serde_json::json!(reason), serde_json::json!(name(reason)));
@@ -215,6 +221,8 @@ mod tests {
                 Reason::Healed,
                 Reason::TaskOOMKilled,
                 Reason::CrashLooping,
+                Reason::NetworkDegraded,
+                Reason::NetworkHealthy,
             ]
         );
     }
@@ -251,7 +259,10 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.ends_with("RebalanceFailed, CapacityAtRisk"), "{text}");
+        assert!(
+            text.ends_with("RebalanceFailed, CapacityAtRisk, NetworkDegraded, NetworkHealthy"),
+            "{text}"
+        );
         assert_eq!(
             Filter::new(Some(" , "), Severity::Info)
                 .unwrap_err()

@@ -1,0 +1,161 @@
+//! The engines: one version across the swarm (mixed versions are a swarm mid-upgrade,
+//! with two sets of bugs), versions with known overlay or DNS bugs named with their
+//! upstream issue, and the hosts' clocks against this one's (swarm's certificates are
+//! backdated one hour: a clock further off breaks TLS between the nodes).
+
+use std::collections::BTreeMap;
+
+use super::evidence::Evidence;
+use super::{Check, Finding};
+
+/// A clock this far off is worth a look (logs, TLS expiry margins).
+const SKEW_WARN_MS: u64 = 5_000;
+/// Half of swarm's certificate backdating (1 h): joins and renewals start failing soon.
+const SKEW_FAIL_MS: u64 = 30 * 60 * 1000;
+
+/// An engine bug that breaks overlays or DNS, and the versions it is in.
+struct KnownBug {
+    /// Affected: at least `from`, below `fixed` (release triples).
+    from: (u32, u32, u32),
+    fixed: (u32, u32, u32),
+    issue: &'static str,
+    summary: &'static str,
+}
+
+/// From the upstream issues (docs/notes/doctor-research.md has the sources).
+const KNOWN_BUGS: [KnownBug; 5] = [
+    KnownBug {
+        from: (20, 10, 0),
+        fixed: (21, 0, 0),
+        issue: "moby/moby#42833",
+        summary: "DNS may keep answering a restarted task's old address on other nodes",
+    },
+    KnownBug {
+        from: (25, 0, 0),
+        fixed: (25, 0, 13),
+        issue: "moby/moby#47728",
+        summary: "after a quick network leave and rejoin, a node may ignore a live task's DNS entry for good",
+    },
+    KnownBug {
+        from: (26, 0, 0),
+        fixed: (29, 0, 0),
+        issue: "moby/moby#47728",
+        summary: "after a quick network leave and rejoin, a node may ignore a live task's DNS entry for good",
+    },
+    KnownBug {
+        from: (28, 2, 0),
+        fixed: (28, 3, 0),
+        issue: "moby/moby#50129",
+        summary: "some services are not discoverable over DNS",
+    },
+    KnownBug {
+        from: (29, 0, 0),
+        fixed: (29, 8, 0),
+        issue: "moby/moby#53141",
+        summary: "services whose tasks ran on a node cut off for 10-30 s stay NXDOMAIN until `docker service update --force`",
+    },
+];
+
+fn release(version: &str) -> Option<(u32, u32, u32)> {
+    let core = version.split(['-', '+', '~']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u32>().ok());
+    Some((
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+        parts.next().flatten().unwrap_or(0),
+    ))
+}
+
+pub fn versions(evidence: &Evidence) -> Vec<Finding> {
+    let mut by_version: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for node in &evidence.nodes {
+        let version = node.engine.as_deref().unwrap_or("unknown");
+        by_version.entry(version).or_default().push(&node.hostname);
+    }
+    by_version.values_mut().for_each(|nodes| nodes.sort());
+    let mut findings = Vec::new();
+    if by_version.len() > 1 {
+        let spread: Vec<String> = by_version
+            .iter()
+            .map(|(version, nodes)| format!("{} on {version}", nodes.join(", ")))
+            .collect();
+        findings.push(
+            Finding::warn(
+                Check::Engines,
+                format!("mixed versions: {}", spread.join("; ")),
+            )
+            .advice("upgrade every node to one version"),
+        );
+    }
+    for (version, nodes) in &by_version {
+        let Some(release) = release(version) else {
+            continue;
+        };
+        for bug in KNOWN_BUGS
+            .iter()
+            .filter(|b| b.from <= release && release < b.fixed)
+        {
+            findings.push(
+                Finding::warn(
+                    Check::Engines,
+                    format!("{} on {version}: {} ({})", nodes.join(", "), bug.summary, bug.issue),
+                )
+                .advice(format!(
+                    "upgrade to {}.{}.{} or later when you can; shoal doctor finds the symptom if it happens",
+                    bug.fixed.0, bug.fixed.1, bug.fixed.2
+                )),
+            );
+        }
+    }
+    if findings.is_empty() {
+        let version = by_version.keys().next().copied().unwrap_or("unknown");
+        findings.push(Finding::pass(
+            Check::Engines,
+            format!(
+                "{} nodes on {version}, no known overlay or DNS bug",
+                evidence.nodes.len()
+            ),
+        ));
+    }
+    findings
+}
+
+/// Each host's clock against this one's: the agent's time minus the middle of the
+/// request, give or take half the round trip (only beyond that is it skew).
+pub fn clocks(evidence: &Evidence) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (host, timed) in evidence.answered() {
+        let middle = (timed.sent_ms + timed.received_ms) / 2;
+        let uncertainty = timed.received_ms.saturating_sub(timed.sent_ms) / 2;
+        let offset = timed.report.unix_ms as i64 - middle as i64;
+        let skew = offset.unsigned_abs().saturating_sub(uncertainty);
+        if skew <= SKEW_WARN_MS {
+            continue;
+        }
+        let direction = if offset > 0 { "ahead of" } else { "behind" };
+        let message = format!(
+            "{host}'s clock is {:.1} s {direction} this host's",
+            offset.unsigned_abs() as f64 / 1000.0
+        );
+        let finding = if skew > SKEW_FAIL_MS {
+            Finding::fail(Check::Clocks, message)
+        } else {
+            Finding::warn(Check::Clocks, message)
+        };
+        findings.push(
+            finding
+                .on_node(host)
+                .advice("run NTP (chrony, systemd-timesyncd) on every node"),
+        );
+    }
+    if findings.is_empty() && evidence.answered().next().is_some() {
+        findings.push(Finding::pass(
+            Check::Clocks,
+            format!(
+                "every clock within {} s of this host's",
+                SKEW_WARN_MS / 1000
+            ),
+        ));
+    }
+    findings
+}

@@ -1,0 +1,260 @@
+//! One examination, against the live swarm: read the nodes, the managed overlays and the
+//! bricks' ports, start a canary on each overlay, ask every node's agent twice (where is
+//! your canary; then probe the others from it, and the TCP ports), remove the canaries,
+//! and judge. The only I/O of the doctor.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use bollard::Docker;
+use bollard::query_parameters::ListNodesOptions;
+
+use crate::agent::probe::{NetworkProbe, ProbeReport, ProbeRequest};
+use crate::gluster::cli::GlusterCli;
+use crate::gluster::xml;
+use crate::resources::Desired;
+use crate::swarm::engine::EngineError;
+
+use super::evidence::{BrickFacts, Evidence, NetworkFacts, NodeFacts, Timed};
+use super::{Report, canary, links, overlay};
+
+/// An agent's probes run for seconds (a fetch, a ping and lookups per peer and name).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
+/// After the canaries start, the nodes' gossip needs a moment to share their endpoints.
+const SETTLE: Duration = Duration::from_secs(3);
+const DEFAULT_DATA_PATH_PORT: u16 = 4789;
+
+#[derive(Clone, Debug)]
+pub struct DoctorOptions {
+    pub agent_port: u16,
+    /// The canary's image: busybox (httpd, wget, ping, nslookup), on every node.
+    pub canary_image: String,
+    /// How long the canaries may take to run on every node.
+    pub canary_timeout: Duration,
+}
+
+/// Examines the swarm for `desired`'s overlays and volumes; the canaries are removed
+/// whatever happens.
+pub async fn examine(
+    docker: &Docker,
+    desired: &Desired,
+    options: &DoctorOptions,
+) -> Result<Report, EngineError> {
+    let mut evidence = gather(docker, desired, options).await?;
+    let names: Vec<String> = evidence.networks.iter().map(|n| n.name.clone()).collect();
+    canary::remove_all(docker).await?;
+    let probed = probe_with_canaries(docker, &mut evidence, &names, options).await;
+    let removed = canary::remove_all(docker).await;
+    probed?;
+    removed?;
+    Ok(Report::of(&evidence))
+}
+
+async fn probe_with_canaries(
+    docker: &Docker,
+    evidence: &mut Evidence,
+    networks: &[String],
+    options: &DoctorOptions,
+) -> Result<(), EngineError> {
+    if !networks.is_empty() {
+        canary::create(docker, networks, &options.canary_image).await?;
+        let ready = ready_node_ids(docker).await?;
+        evidence.canary_problems =
+            canary::wait_running(docker, networks, &ready, options.canary_timeout).await?;
+        tracing::debug!(problems = ?evidence.canary_problems, "doctor: canaries running");
+        tokio::time::sleep(SETTLE).await;
+        // First round: where each node's canary is.
+        let where_is = |_: &NodeFacts| ProbeRequest {
+            tcp: Vec::new(),
+            networks: evidence
+                .networks
+                .iter()
+                .map(|n| NetworkProbe {
+                    network: n.name.clone(),
+                    canary: n.canary.clone(),
+                    peers: Vec::new(),
+                    names: Vec::new(),
+                })
+                .collect(),
+        };
+        evidence.probes = ask_agents(evidence, options.agent_port, where_is).await;
+        tracing::debug!("doctor: first round answered");
+    }
+    let requests: BTreeMap<String, ProbeRequest> = evidence
+        .ready_nodes()
+        .map(|node| {
+            let request = ProbeRequest {
+                tcp: links::tcp_targets(evidence, node),
+                networks: overlay::network_probes(evidence, &node.hostname),
+            };
+            (node.hostname.clone(), request)
+        })
+        .collect();
+    evidence.probes = ask_agents(evidence, options.agent_port, |node| {
+        requests.get(&node.hostname).cloned().unwrap_or_default()
+    })
+    .await;
+    tracing::debug!("doctor: probes answered");
+    Ok(())
+}
+
+/// What the examination needs from the swarm, gluster and the agents' status.
+async fn gather(
+    docker: &Docker,
+    desired: &Desired,
+    options: &DoctorOptions,
+) -> Result<Evidence, EngineError> {
+    let nodes = docker
+        .list_nodes(None::<ListNodesOptions>)
+        .await
+        .map_err(EngineError::call("listing nodes"))?;
+    let swarm = docker
+        .inspect_swarm()
+        .await
+        .map_err(EngineError::call("inspecting the swarm"))?;
+    let live_networks: Vec<String> = docker
+        .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+        .await
+        .map_err(EngineError::call("listing networks"))?
+        .into_iter()
+        .filter(|n| n.scope.as_deref() == Some("swarm"))
+        .filter_map(|n| n.name)
+        .collect();
+    let mut evidence = Evidence {
+        nodes: nodes.iter().filter_map(NodeFacts::of).collect(),
+        data_path_port: swarm
+            .data_path_port
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p != 0)
+            .unwrap_or(DEFAULT_DATA_PATH_PORT),
+        agent_port: options.agent_port,
+        networks: managed_networks(desired, &live_networks),
+        ..Evidence::default()
+    };
+    if desired.gluster_volumes().next().is_some() {
+        match bricks(desired, &evidence).await {
+            Ok(bricks) => evidence.bricks = bricks,
+            Err(error) => evidence.storage_error = Some(error),
+        }
+        evidence.agents = Some(
+            crate::observe::agents::observe(&nodes, options.agent_port, Duration::from_secs(3))
+                .await,
+        );
+    }
+    Ok(evidence)
+}
+
+/// desired-state's overlays that exist, and the services on each.
+pub(crate) fn managed_networks(desired: &Desired, live: &[String]) -> Vec<NetworkFacts> {
+    desired
+        .networks()
+        .map(|(resource, _)| resource.name())
+        .filter(|name| live.iter().any(|l| l == name))
+        .map(|name| NetworkFacts {
+            name: name.to_string(),
+            canary: canary::name(name),
+            services: desired
+                .services()
+                .filter(|(_, spec)| spec.networks.iter().any(|n| n == name))
+                .map(|(resource, _)| resource.name().to_string())
+                .collect(),
+        })
+        .collect()
+}
+
+/// Every started volume's brick processes and their ports, by node name.
+async fn bricks(desired: &Desired, evidence: &Evidence) -> Result<Vec<BrickFacts>, String> {
+    let cli = GlusterCli::default();
+    let mut bricks = Vec::new();
+    for (resource, _) in desired.gluster_volumes() {
+        let text = cli
+            .run(&["volume", "status", resource.name()])
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = xml::volume_status(&text).map_err(|e| e.to_string())?;
+        for brick in status {
+            let host = match brick.host.parse() {
+                Ok(address) => evidence
+                    .node_at(address)
+                    .map_or(brick.host.clone(), |n| n.hostname.clone()),
+                Err(_) => brick.host.clone(),
+            };
+            bricks.push(BrickFacts {
+                volume: resource.name().to_string(),
+                host,
+                path: brick.path,
+                port: brick.port,
+            });
+        }
+    }
+    Ok(bricks)
+}
+
+async fn ready_node_ids(docker: &Docker) -> Result<BTreeMap<String, String>, EngineError> {
+    let nodes = docker
+        .list_nodes(None::<ListNodesOptions>)
+        .await
+        .map_err(EngineError::call("listing nodes"))?;
+    Ok(nodes
+        .iter()
+        .filter_map(|node| {
+            let facts = NodeFacts::of(node)?;
+            Some((node.id.clone()?, facts.hostname)).filter(|_| facts.ready)
+        })
+        .collect())
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Asks every ready node's agent, concurrently, with the request `request` makes for it.
+async fn ask_agents(
+    evidence: &Evidence,
+    port: u16,
+    request: impl Fn(&NodeFacts) -> ProbeRequest,
+) -> BTreeMap<String, Result<Timed, String>> {
+    let client = reqwest::Client::builder()
+        .timeout(PROBE_TIMEOUT)
+        .build()
+        .expect("an HTTP client with a timeout builds");
+    let asks = evidence.ready_nodes().map(|node| {
+        let client = client.clone();
+        let body = request(node);
+        let address = node.address;
+        let host = node.hostname.clone();
+        async move {
+            let Some(address) = address else {
+                return (host, Err("the swarm knows no address of it".to_string()));
+            };
+            let url = format!("http://{address}:{port}/api/v1/probe");
+            let sent_ms = unix_ms();
+            let answer = async {
+                client
+                    .post(&url)
+                    .json(&body)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json::<ProbeReport>()
+                    .await
+            }
+            .await;
+            let received_ms = unix_ms();
+            let timed = answer
+                .map(|report| Timed {
+                    report,
+                    sent_ms,
+                    received_ms,
+                })
+                .map_err(|e| format!("{url}: {}", crate::observe::agents::root_cause(&e)));
+            (host, timed)
+        }
+    });
+    futures_util::future::join_all(asks)
+        .await
+        .into_iter()
+        .collect()
+}
