@@ -5,10 +5,13 @@
 //! running platform (brought up once: it takes minutes), what the platform is for:
 //! WordPress installed for real, a media upload served by every node's web server, and
 //! the site answering through a worker's crash and return. The operator's dashboard is
-//! checked in a real browser along the way (example/dashboard.rs).
+//! checked in a real browser along the way (example/dashboard.rs), and `shoal doctor` and
+//! its checks in `shoal run` at the end (example/doctor.rs).
 
 #[path = "example/dashboard.rs"]
 mod dashboard;
+#[path = "example/doctor.rs"]
+mod doctor;
 
 use std::time::Duration;
 
@@ -142,6 +145,12 @@ fn the_example_platform_converges_serves_wordpress_and_stays_up_through_a_worker
             "the dashboard showed {node} down, its tasks moved and its brick offline {took:?} after the crash"
         );
     });
+    // The doctor, once the platform has settled from the crash: the tasks moved back (a
+    // minute after the return) and answered again.
+    doctor::healthy_lab_passes_and_the_canary_leaves_nothing(&lab);
+    doctor::dropped_vxlan_is_named_by_pair_and_port(&lab);
+    doctor::closed_glusterd_port_is_named_by_storage(&lab);
+    doctor::run_raises_and_clears_network_degraded(&lab);
     // Leave nothing behind for the next suites.
     left_by_an_earlier_run_removed(&lab);
 }
