@@ -180,9 +180,9 @@ impl NetworkView {
 /// Runs `request` against the local engine; never fails as a whole: what could not be
 /// probed says why in its entry.
 pub async fn probe(docker: &Docker, request: ProbeRequest) -> ProbeReport {
-    let known = local::swarm_addresses(docker).await;
+    let allowed = local::allowed(docker).await;
     let tcp = request.tcp.into_iter().take(MAX_TCP_TARGETS).map(|target| {
-        let allowed = known.contains(&target.address);
+        let allowed = allowed.allows(target.address, target.port);
         async move { tcp_probe(target, allowed).await }
     });
     let networks = request
@@ -214,7 +214,10 @@ async fn tcp_probe(target: TcpTarget, allowed: bool) -> TcpResult {
         error: None,
     };
     if !allowed {
-        result.error = Some("not a swarm node address this node knows: not probed".into());
+        result.error = Some(
+            "not a swarm node address this node knows, or not a swarm or gluster port: not probed"
+                .into(),
+        );
         return result;
     }
     while result.attempts < ATTEMPTS && !result.connected {

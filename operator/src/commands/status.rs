@@ -9,6 +9,16 @@ struct InstanceStatus {
     readiness: Readiness,
     desired: usize,
     resources: Vec<ResourceStatus>,
+    #[serde(default)]
+    network: Option<NetworkStatus>,
+}
+
+/// The doctor's last verdict in `shoal run`.
+#[derive(Deserialize)]
+struct NetworkStatus {
+    condition: String,
+    checked_at: String,
+    findings: Vec<crate::doctor::Finding>,
 }
 
 #[derive(Deserialize)]
@@ -111,6 +121,19 @@ fn render(status: &InstanceStatus) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
+    if let Some(network) = &status.network {
+        out.push_str(&format!(
+            "\nnetwork: {} (shoal doctor, {})\n",
+            network.condition, network.checked_at
+        ));
+        for finding in network
+            .findings
+            .iter()
+            .filter(|f| f.outcome != crate::doctor::Outcome::Pass)
+        {
+            out.push_str(&format!("  {}\n", crate::doctor::render::line(finding)));
+        }
+    }
     out
 }
 
@@ -171,5 +194,38 @@ mod tests {
         assert!(!converged(&status), "one desired resource not seen yet");
         status.desired = 1;
         assert!(converged(&status));
+    }
+
+    #[test]
+    fn the_doctors_failures_follow_the_table() {
+        use crate::doctor::{Check, Finding, Port, Report};
+        let report = Report {
+            checked_at: "2026-12-04T10:41:07Z".into(),
+            findings: vec![
+                Finding::pass(Check::Agents, "3 agents answered"),
+                Finding::fail(Check::DataPlane, "0 of 6 canary probes answered")
+                    .between("node1", "node3")
+                    .port(Port::udp(4789))
+                    .networks(vec!["backend".into()])
+                    .advice("allow UDP 4789 between the nodes"),
+            ],
+        };
+        // As `shoal run` serves it.
+        let network =
+            serde_json::to_value(crate::controller::doctor::NetworkStatus::of(&report)).unwrap();
+        let json = serde_json::json!({
+            "identity": "node1-42", "revision": null,
+            "readiness": {"leader": true, "lease_holder": "node1-42", "source_error": null, "engine_error": null},
+            "desired": 0, "resources": [], "network": network,
+        });
+        let status: InstanceStatus = serde_json::from_value(json).unwrap();
+        assert_eq!(
+            render(&status),
+            "instance node1-42 (acting), revision -\n\
+             KIND  NAME  SYNC  HEALTH  DRIFT  REVISION  MESSAGE\n\
+             \n\
+             network: NetworkDegraded (shoal doctor, 2026-12-04T10:41:07Z)\n  \
+             FAIL overlay data plane node1 -> node3 (udp/4789) on backend: 0 of 6 canary probes answered; allow UDP 4789 between the nodes\n"
+        );
     }
 }

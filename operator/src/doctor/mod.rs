@@ -15,13 +15,13 @@ pub mod render;
 #[cfg(test)]
 mod tests;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use evidence::Evidence;
 pub use examine::{DoctorOptions, examine};
 
 /// What a finding is about, in the order the report lists them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Check {
     Agents,
@@ -63,7 +63,7 @@ impl Check {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Outcome {
     Fail,
@@ -71,7 +71,7 @@ pub enum Outcome {
     Pass,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Tcp,
@@ -79,7 +79,7 @@ pub enum Protocol {
 }
 
 /// A port between hosts, as a firewall rule names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Port {
     pub protocol: Protocol,
     pub number: u16,
@@ -113,27 +113,33 @@ impl std::fmt::Display for Port {
 
 /// One result: a check passed, or what failed between which nodes on which port, and
 /// what to do about it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub check: Check,
     pub outcome: Outcome,
     /// The node the probe ran from (or the node concerned).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub from: Option<String>,
     /// The node it tried to reach.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub to: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub port: Option<Port>,
     /// The overlays concerned (data plane, MTU, gossip, DNS).
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub networks: Vec<String>,
     /// The GlusterVolume concerned (storage).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub volume: Option<String>,
     pub message: String,
     /// What to do.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub advice: Option<String>,
 }
 

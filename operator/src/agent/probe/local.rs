@@ -12,24 +12,55 @@ use ipnet::Ipv4Net;
 
 use super::LocalTask;
 
-/// The swarm's node addresses as this engine knows them: its own, the managers', and
-/// every gossip peer of `ingress` (a network every node joins).
-pub async fn swarm_addresses(docker: &Docker) -> BTreeSet<IpAddr> {
-    let mut known = BTreeSet::new();
+/// Where the probes may connect: the swarm's node addresses as this engine knows them
+/// (its own, the managers', every gossip peer of `ingress`, a network every node joins),
+/// on the ports swarm and gluster use.
+#[derive(Debug, Default)]
+pub struct Allowed {
+    pub addresses: BTreeSet<IpAddr>,
+    /// The managers' ports (2377 unless swarm was set up otherwise).
+    pub manager_ports: BTreeSet<u16>,
+}
+
+/// gossip, glusterd (and its RDMA port management), bricks (gluster's range and above).
+const PORTS: [u16; 3] = [7946, 24007, 24008];
+const FIRST_BRICK_PORT: u16 = 49152;
+
+impl Allowed {
+    pub fn allows(&self, address: IpAddr, port: u16) -> bool {
+        self.addresses.contains(&address)
+            && (PORTS.contains(&port)
+                || port >= FIRST_BRICK_PORT
+                || port == 2377
+                || self.manager_ports.contains(&port))
+    }
+}
+
+pub async fn allowed(docker: &Docker) -> Allowed {
+    let mut allowed = Allowed::default();
+    let known = &mut allowed.addresses;
     if let Ok(info) = docker.info().await
         && let Some(swarm) = info.swarm
     {
         known.extend(swarm.node_addr.as_deref().and_then(address));
         for manager in swarm.remote_managers.iter().flatten() {
-            known.extend(manager.addr.as_deref().and_then(address));
+            let Some(addr) = manager.addr.as_deref() else {
+                continue;
+            };
+            known.extend(address(addr));
+            if let Ok(socket) = addr.parse::<std::net::SocketAddr>() {
+                allowed.manager_ports.insert(socket.port());
+            }
         }
     }
     if let Ok(ingress) = inspect(docker, "ingress").await {
         for peer in ingress.peers.iter().flatten() {
-            known.extend(peer.ip.as_deref().and_then(address));
+            allowed
+                .addresses
+                .extend(peer.ip.as_deref().and_then(address));
         }
     }
-    known
+    allowed
 }
 
 /// `10.0.0.1` or `10.0.0.1:2377`.
@@ -113,4 +144,28 @@ pub async fn tasks_on(
     }
     tasks.sort();
     Ok((found, tasks))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_reach_only_swarm_nodes_on_swarm_and_gluster_ports() {
+        let allowed = Allowed {
+            addresses: ["10.213.0.11", "10.213.0.12"]
+                .map(|a| a.parse().unwrap())
+                .into(),
+            manager_ports: [4000].into(),
+        };
+        let node = "10.213.0.12".parse().unwrap();
+        for port in [2377, 4000, 7946, 24007, 24008, 49152, 57380] {
+            assert!(allowed.allows(node, port), "{port}");
+        }
+        for port in [22, 80, 3306, 9851, 49151] {
+            assert!(!allowed.allows(node, port), "{port}");
+        }
+        assert!(!allowed.allows("10.213.0.99".parse().unwrap(), 7946));
+        assert!(!allowed.allows("1.1.1.1".parse().unwrap(), 2377));
+    }
 }
