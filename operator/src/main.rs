@@ -100,8 +100,8 @@ impl Agents {
 /// The doctor's canary (docs/doctor.md).
 #[derive(Args)]
 struct Canary {
-    /// The image of the doctor's canary service on each managed overlay: busybox (its
-    /// httpd, wget, ping and nslookup), present or pullable on every node.
+    /// The image of the doctor's canary service on each managed overlay: busybox (its sh,
+    /// httpd, nc, timeout, grep, sed, ping and nslookup), present or pullable on every node.
     #[arg(long, default_value = "busybox:1.36")]
     canary_image: String,
     /// How long the canary may take to run on every ready node.
@@ -110,11 +110,13 @@ struct Canary {
 }
 
 impl Canary {
-    fn options(&self, agent_port: u16) -> DoctorOptions {
+    /// `patience`: how long to wait for another examination under way.
+    fn options(&self, agent_port: u16, patience: Duration) -> DoctorOptions {
         DoctorOptions {
             agent_port,
             canary_image: self.canary_image.clone(),
             canary_timeout: self.canary_timeout,
+            patience,
         }
     }
 }
@@ -436,7 +438,11 @@ impl RunArgs {
             webhook_secret_file: self.webhook_secret_file,
             notify: self.notify.options(),
             doctor: match (self.agents.port(), self.doctor_interval.is_zero()) {
-                (Some(port), false) => Some((self.doctor_interval, self.canary.options(port))),
+                // Another examination under way (`shoal doctor`): this one is skipped.
+                (Some(port), false) => Some((
+                    self.doctor_interval,
+                    self.canary.options(port, Duration::ZERO),
+                )),
                 _ => None,
             },
         }
@@ -474,7 +480,8 @@ fn main() -> miette::Result<ExitCode> {
         } => runtime.block_on(commands::doctor::run(
             &source.dir,
             &source.options(),
-            &canary.options(agent_port),
+            // Another examination under way (shoal run's): waited for.
+            &canary.options(agent_port, Duration::from_secs(5 * 60)),
             json,
         ))?,
         Command::Apply(args) => {

@@ -203,10 +203,9 @@ pub fn closed_glusterd_port_is_named_by_storage(lab: &Lab) {
     );
 }
 
-/// `shoal run` (restarted with a 15 s doctor interval): the dropped VXLAN raises
-/// NetworkDegraded (status, the overlays' conditions, an event) and clears when the rule
-/// goes.
-pub fn run_raises_and_clears_network_degraded(lab: &Lab) {
+/// Restarts the example's `shoal run` as deploy/run-example starts it, with the doctor
+/// every `interval` (`0s`: never, so that the tests' own examinations are alone).
+pub fn restart_operator(interval: &str) {
     let bin = shoal_bin();
     let dir = repo_root().join("desired-state");
     lab_script(&[
@@ -221,9 +220,16 @@ pub fn run_raises_and_clears_network_degraded(lab: &Lab) {
         "--canary-image",
         "lab/tools:1",
         "--doctor-interval",
-        "15s",
+        interval,
         dir.to_str().expect("a UTF-8 path"),
     ]);
+}
+
+/// `shoal run` (restarted with a 15 s doctor interval): the dropped VXLAN raises
+/// NetworkDegraded (status, the overlays' conditions, an event) and clears when the rule
+/// goes.
+pub fn run_raises_and_clears_network_degraded(lab: &Lab) {
+    restart_operator("15s");
     wait_for_network("the first examination", |status| {
         (status["network"]["condition"] == "NetworkHealthy").then_some(())
     });
@@ -309,18 +315,13 @@ pub fn run_raises_and_clears_network_degraded(lab: &Lab) {
             "{degraded:#?}"
         );
     }
+    // (An examination under way when the rule came may also have told a part of it.)
     assert!(
         degraded
             .iter()
-            .all(|e| e.starts_with("Network/backend FAIL overlay data plane node")),
+            .all(|e| e.contains(" node1 -> node3 (udp/4789)")
+                || e.contains(" node3 -> node1 (udp/4789)")),
         "{degraded:#?}"
-    );
-    assert_eq!(
-        degraded,
-        [
-            format!("Network/backend {}", line("node3", "node1")),
-            format!("Network/backend {}", line("node1", "node3"))
-        ]
     );
     drop(rule);
     let cleared = Instant::now();

@@ -31,7 +31,16 @@ impl Lab {
     ) -> Operator {
         let file = std::fs::File::create(log).expect("the log file can be created");
         let child = Command::new(shoal_bin())
-            .args(["--log-format", "json", "run", "--listen"])
+            // The doctor's canaries (every 5 minutes by default) stay out of the suites
+            // that test other things; tests/example/doctor.rs tests it.
+            .args([
+                "--log-format",
+                "json",
+                "run",
+                "--doctor-interval",
+                "0s",
+                "--listen",
+            ])
             .arg(format!("127.0.0.1:{port}"))
             .args(args)
             .env("DOCKER_HOST", &self.docker_host)

@@ -20,6 +20,9 @@ mod local;
 pub const ATTEMPTS: u32 = 3;
 /// The port the canary serves on (busybox httpd).
 pub const CANARY_PORT: u16 = 8080;
+/// The doctor's canary services are named `shoal-doctor-NETWORK`: the only containers
+/// the probes exec into.
+pub const CANARY_PREFIX: &str = "shoal-doctor-";
 /// What the canary's page says: a fetch that reads it reached a canary.
 pub const CANARY_PAGE: &str = "shoal-doctor-canary";
 const TCP_TIMEOUT: Duration = Duration::from_secs(1);
@@ -100,6 +103,21 @@ pub struct LocalTask {
     /// `service.slot.taskid`, as swarm names it.
     pub task: String,
     pub address: Ipv4Addr,
+    /// Its health check passed, or it has none: swarm's DNS answers it (a task whose
+    /// check is still starting, or failing, is not answered yet).
+    #[serde(default = "yes")]
+    pub serving: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl LocalTask {
+    /// The task ID: the last part of `service.slot.taskid`.
+    pub fn id(&self) -> &str {
+        self.task.rsplit('.').next().unwrap_or("")
+    }
 }
 
 /// Probes from the local canary to another: HTTP fetches answered, and whether a
@@ -180,6 +198,9 @@ impl NetworkView {
 /// Runs `request` against the local engine; never fails as a whole: what could not be
 /// probed says why in its entry.
 pub async fn probe(docker: &Docker, request: ProbeRequest) -> ProbeReport {
+    // One request at a time: a caller cannot pile execs up on this host.
+    static ONE_AT_A_TIME: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    let _turn = ONE_AT_A_TIME.acquire().await;
     let allowed = local::allowed(docker).await;
     let tcp = request.tcp.into_iter().take(MAX_TCP_TARGETS).map(|target| {
         let allowed = allowed.allows(target.address, target.port);
@@ -240,6 +261,14 @@ async fn probe_network(docker: &Docker, probe: NetworkProbe) -> NetworkReport {
         network: probe.network.clone(),
         ..NetworkReport::default()
     };
+    // Only the doctor's own canary of that network is ever exec'd into.
+    if probe.canary != format!("{CANARY_PREFIX}{}", probe.network) {
+        report.error = Some(format!(
+            "{} is not the doctor's canary of {} ({CANARY_PREFIX}{}): not probed",
+            probe.canary, probe.network, probe.network
+        ));
+        return report;
+    }
     let inspect = match local::inspect(docker, &probe.network).await {
         Ok(inspect) => inspect,
         Err(error) => {
@@ -273,7 +302,7 @@ async fn probe_network(docker: &Docker, probe: NetworkProbe) -> NetworkReport {
     let names: Vec<String> = probe
         .names
         .into_iter()
-        .filter(|name| exec::is_plain_name(name))
+        .filter(|name| name.starts_with("tasks.") && exec::is_plain_name(name))
         .take(MAX_NAMES)
         .collect();
     if peers.is_empty() && names.is_empty() {
@@ -287,4 +316,33 @@ async fn probe_network(docker: &Docker, probe: NetworkProbe) -> NetworkReport {
         Err(error) => report.error = Some(error),
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request naming another service as the canary never reaches the engine: the
+    /// probes exec only into the doctor's own canary of that network.
+    #[tokio::test]
+    async fn only_the_doctors_canary_is_probed() {
+        let nowhere =
+            Docker::connect_with_http("http://127.0.0.1:9", 1, bollard::API_DEFAULT_VERSION)
+                .unwrap();
+        let report = probe_network(
+            &nowhere,
+            NetworkProbe {
+                network: "backend".into(),
+                canary: "db".into(),
+                peers: vec![Ipv4Addr::new(10, 0, 1, 3)],
+                names: vec!["tasks.db".into()],
+            },
+        )
+        .await;
+        assert_eq!(
+            report.error.as_deref(),
+            Some("db is not the doctor's canary of backend (shoal-doctor-backend): not probed")
+        );
+        assert!(report.view.is_none() && report.peers.is_empty() && report.dns.is_empty());
+    }
 }

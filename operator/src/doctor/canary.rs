@@ -1,10 +1,11 @@
 //! The canary: a global service on one overlay (busybox httpd on every node), made for
 //! one examination and removed after it. It carries the label `io.shoal.doctor=canary`
-//! and not shoal's managed-by label, so reconciles never see it; an examination cut
-//! short leaves one that the next removes first.
+//! (and which examination made it), not shoal's managed-by label, so reconciles never
+//! see it. One examination at a time: the next waits for it; one cut short leaves its
+//! canaries, which the next removes once they are older than any examination lasts.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bollard::Docker;
 use bollard::models::{
@@ -13,21 +14,27 @@ use bollard::models::{
 };
 use bollard::query_parameters::{ListServicesOptions, ListTasksOptions};
 
-use crate::agent::probe::{CANARY_PAGE, CANARY_PORT};
+use crate::agent::probe::{CANARY_PAGE, CANARY_PORT, CANARY_PREFIX};
 use crate::swarm::engine::{EngineError, filter};
 
 pub const LABEL: &str = "io.shoal.doctor";
-const PREFIX: &str = "shoal-doctor-";
+/// Which examination made it (`HOST-PID-MILLIS`): each removes its own.
+pub const EXAMINATION: &str = "io.shoal.doctor.examination";
+/// Older than any examination lasts: left by one cut short.
+const STALE_AFTER: Duration = Duration::from_secs(10 * 60);
 
 /// The canary service of `network`.
 pub fn name(network: &str) -> String {
-    format!("{PREFIX}{network}")
+    format!("{CANARY_PREFIX}{network}")
 }
 
-fn spec(network: &str, image: &str) -> ServiceSpec {
+fn spec(network: &str, image: &str, examination: &str) -> ServiceSpec {
     ServiceSpec {
         name: Some(name(network)),
-        labels: Some(HashMap::from([(LABEL.to_string(), "canary".to_string())])),
+        labels: Some(HashMap::from([
+            (LABEL.to_string(), "canary".to_string()),
+            (EXAMINATION.to_string(), examination.to_string()),
+        ])),
         mode: Some(ServiceSpecMode {
             global: Some(HashMap::new()),
             ..Default::default()
@@ -71,10 +78,8 @@ fn spec(network: &str, image: &str) -> ServiceSpec {
 /// How long the engines may take to remove a removed canary's tasks.
 const GONE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Removes every canary service (of this examination, or left by one cut short), then
-/// waits until their tasks are gone: a canary made again at once must not meet the
-/// last one's containers and addresses.
-pub async fn remove_all(docker: &Docker) -> Result<usize, EngineError> {
+/// The canary services, as (ID, examination, created at).
+async fn list(docker: &Docker) -> Result<Vec<(String, String, Option<SystemTime>)>, EngineError> {
     let services = docker
         .list_services(Some(ListServicesOptions {
             filters: filter("label", &format!("{LABEL}=canary")),
@@ -82,8 +87,58 @@ pub async fn remove_all(docker: &Docker) -> Result<usize, EngineError> {
         }))
         .await
         .map_err(EngineError::call("listing canary services"))?;
-    let ids: Vec<&str> = services.iter().filter_map(|s| s.id.as_deref()).collect();
-    for id in &ids {
+    Ok(services
+        .into_iter()
+        .filter_map(|service| {
+            let labels = service.spec.as_ref()?.labels.as_ref();
+            let examination = labels.and_then(|l| l.get(EXAMINATION)).cloned();
+            let created = service
+                .created_at
+                .as_deref()
+                .and_then(|at| humantime::parse_rfc3339_weak(at).ok());
+            Some((service.id?, examination.unwrap_or_default(), created))
+        })
+        .collect())
+}
+
+/// Removes the canaries of another examination that are older than any examination
+/// lasts (one cut short: Ctrl-C, a crash), then waits at most `patience` while younger
+/// ones exist (another examination under way: `shoal doctor` and `shoal run` on the
+/// same swarm). False when one still runs.
+pub async fn clear_the_way(docker: &Docker, patience: Duration) -> Result<bool, EngineError> {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let now = SystemTime::now();
+        let (stale, active): (Vec<_>, Vec<_>) = list(docker).await?.into_iter().partition(|c| {
+            c.2.is_none_or(|created| now.duration_since(created).unwrap_or_default() > STALE_AFTER)
+        });
+        let stale: Vec<String> = stale.into_iter().map(|c| c.0).collect();
+        remove_services(docker, &stale).await?;
+        if active.is_empty() {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Removes the canaries of `examination`.
+pub async fn remove(docker: &Docker, examination: &str) -> Result<(), EngineError> {
+    let ours: Vec<String> = list(docker)
+        .await?
+        .into_iter()
+        .filter(|c| c.1 == examination)
+        .map(|c| c.0)
+        .collect();
+    remove_services(docker, &ours).await
+}
+
+/// Removes the services, then waits until their tasks are gone: a canary made again at
+/// once must not meet the last one's containers and addresses.
+async fn remove_services(docker: &Docker, ids: &[String]) -> Result<(), EngineError> {
+    for id in ids {
         docker
             .delete_service(id)
             .await
@@ -97,20 +152,19 @@ pub async fn remove_all(docker: &Docker) -> Result<usize, EngineError> {
             .map_err(EngineError::call("listing tasks"))?;
         if !tasks
             .iter()
-            .any(|t| t.service_id.as_deref().is_some_and(|s| ids.contains(&s)))
+            .any(|t| t.service_id.as_ref().is_some_and(|s| ids.contains(s)))
         {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    Ok(services.len())
+    Ok(())
 }
 
-/// The image as the nodes should start it: pinned to what this engine holds, by its
-/// registry digest (nodes that have it skip the pull) or, for an image no registry knows
-/// (loaded by hand, as in the lab), by its ID. Named by tag, a node tries the registry
-/// first on every start, which without one takes half a minute.
-pub async fn pinned(docker: &Docker, image: &str) -> String {
+/// The image as the nodes should start it, the same on every node: pinned to what this
+/// engine holds, by its registry digest (as `docker service create` pins it), or, for an
+/// image no registry knows (loaded by hand, as in the lab), by its ID.
+async fn pinned(docker: &Docker, image: &str) -> String {
     match docker.inspect_image(image).await {
         Ok(inspect) => inspect
             .repo_digests
@@ -122,12 +176,17 @@ pub async fn pinned(docker: &Docker, image: &str) -> String {
 }
 
 /// Creates the canary of each network.
-pub async fn create(docker: &Docker, networks: &[String], image: &str) -> Result<(), EngineError> {
+pub async fn create(
+    docker: &Docker,
+    networks: &[String],
+    image: &str,
+    examination: &str,
+) -> Result<(), EngineError> {
     let image = pinned(docker, image).await;
     let image = image.as_str();
     for network in networks {
         docker
-            .create_service(spec(network, image), None)
+            .create_service(spec(network, image, examination), None)
             .await
             .map_err(EngineError::call(format!(
                 "creating the canary on {network}"

@@ -124,11 +124,22 @@ pub fn versions(evidence: &Evidence) -> Vec<Finding> {
 /// request, give or take half the round trip (only beyond that is it skew).
 pub fn clocks(evidence: &Evidence) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for (host, timed) in evidence.answered() {
-        let middle = (timed.sent_ms + timed.received_ms) / 2;
+    // The first round's quick answers when there was one: a tighter bound.
+    let samples = if evidence.first_round.is_empty() {
+        &evidence.probes
+    } else {
+        &evidence.first_round
+    };
+    let answered = samples
+        .iter()
+        .filter_map(|(host, probe)| Some((host, probe.as_ref().ok()?)));
+    for (host, timed) in answered {
+        let middle = (timed.sent_ms / 2).saturating_add(timed.received_ms / 2);
         let uncertainty = timed.received_ms.saturating_sub(timed.sent_ms) / 2;
-        let offset = timed.report.unix_ms as i64 - middle as i64;
-        let skew = offset.unsigned_abs().saturating_sub(uncertainty);
+        let offset = i128::from(timed.report.unix_ms) - i128::from(middle);
+        let skew = u64::try_from(offset.unsigned_abs())
+            .unwrap_or(u64::MAX)
+            .saturating_sub(uncertainty);
         if skew <= SKEW_WARN_MS {
             continue;
         }

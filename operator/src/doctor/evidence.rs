@@ -3,10 +3,10 @@
 //! question was sent and answered. Built by [`super::examine`] from the live world, or
 //! from recorded answers in tests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
-use bollard::models::{Node, NodeState};
+use bollard::models::{Node, NodeSpecAvailabilityEnum, NodeState};
 
 use crate::agent::probe::{NetworkReport, ProbeReport};
 use crate::observe::agents::AgentReports;
@@ -18,6 +18,8 @@ pub struct NodeFacts {
     /// Its address in the swarm (where its agent, gossip and data path are reached).
     pub address: Option<IpAddr>,
     pub ready: bool,
+    /// Availability active: swarm places tasks there (a global canary too).
+    pub active: bool,
     /// A manager's address and port for other nodes (2377).
     pub manager: Option<(IpAddr, u16)>,
     pub engine: Option<String>,
@@ -41,6 +43,8 @@ impl NodeFacts {
             hostname,
             address,
             ready: status.and_then(|s| s.state) == Some(NodeState::READY),
+            active: node.spec.as_ref().and_then(|s| s.availability)
+                == Some(NodeSpecAvailabilityEnum::ACTIVE),
             manager,
             engine: node
                 .description
@@ -90,6 +94,12 @@ pub struct Evidence {
     pub canary_problems: BTreeMap<String, BTreeMap<String, String>>,
     /// Every ready node's probe report, by hostname.
     pub probes: BTreeMap<String, Result<Timed, String>>,
+    /// The first round's answers (where the canaries are): quick, so the clocks are
+    /// read from them.
+    pub first_round: BTreeMap<String, Result<Timed, String>>,
+    /// The IDs of the tasks swarm wants running and that run, when the probes ran: those
+    /// DNS should answer (a task being stopped is withdrawn from DNS first).
+    pub meant_to_run: BTreeSet<String>,
     /// The agents' status (mounts), when desired-state has GlusterVolumes.
     pub agents: Option<AgentReports>,
 }

@@ -3,11 +3,12 @@
 //! your canary; then probe the others from it, and the TCP ports), remove the canaries,
 //! and judge. The only I/O of the doctor.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
 use bollard::Docker;
-use bollard::query_parameters::ListNodesOptions;
+use bollard::models::TaskState;
+use bollard::query_parameters::{ListNodesOptions, ListTasksOptions};
 
 use crate::agent::probe::{NetworkProbe, ProbeReport, ProbeRequest};
 use crate::gluster::cli::GlusterCli;
@@ -31,10 +32,13 @@ pub struct DoctorOptions {
     pub canary_image: String,
     /// How long the canaries may take to run on every node.
     pub canary_timeout: Duration,
+    /// How long to wait for another examination under way to end.
+    pub patience: Duration,
 }
 
 /// Examines the swarm for `desired`'s overlays and volumes; the canaries are removed
-/// whatever happens.
+/// whatever happens. Another examination under way is waited for (`options.patience`),
+/// then refused.
 pub async fn examine(
     docker: &Docker,
     desired: &Desired,
@@ -42,9 +46,19 @@ pub async fn examine(
 ) -> Result<Report, EngineError> {
     let mut evidence = gather(docker, desired, options).await?;
     let names: Vec<String> = evidence.networks.iter().map(|n| n.name.clone()).collect();
-    canary::remove_all(docker).await?;
-    let probed = probe_with_canaries(docker, &mut evidence, &names, options).await;
-    let removed = canary::remove_all(docker).await;
+    if !names.is_empty() && !canary::clear_the_way(docker, options.patience).await? {
+        return Err(EngineError::Refused(
+            "another examination of the network is under way (its canary services run): try again when it is done".into(),
+        ));
+    }
+    let examination = format!(
+        "{}-{}-{}",
+        crate::host::hostname(),
+        std::process::id(),
+        unix_ms()
+    );
+    let probed = probe_with_canaries(docker, &mut evidence, &names, options, &examination).await;
+    let removed = canary::remove(docker, &examination).await;
     probed?;
     removed?;
     Ok(Report::of(&evidence))
@@ -55,15 +69,16 @@ async fn probe_with_canaries(
     evidence: &mut Evidence,
     networks: &[String],
     options: &DoctorOptions,
+    examination: &str,
 ) -> Result<(), EngineError> {
     if !networks.is_empty() {
-        canary::create(docker, networks, &options.canary_image).await?;
-        let ready = ready_node_ids(docker).await?;
+        canary::create(docker, networks, &options.canary_image, examination).await?;
+        let placed = node_ids(docker, |facts| facts.ready && facts.active).await?;
         evidence.canary_problems =
-            canary::wait_running(docker, networks, &ready, options.canary_timeout).await?;
+            canary::wait_running(docker, networks, &placed, options.canary_timeout).await?;
         tracing::debug!(problems = ?evidence.canary_problems, "doctor: canaries running");
         tokio::time::sleep(SETTLE).await;
-        // First round: where each node's canary is.
+        // First round: where each node's canary is (a quick answer: the clocks too).
         let where_is = |_: &NodeFacts| ProbeRequest {
             tcp: Vec::new(),
             networks: evidence
@@ -77,7 +92,9 @@ async fn probe_with_canaries(
                 })
                 .collect(),
         };
-        evidence.probes = ask_agents(evidence, options.agent_port, where_is).await;
+        evidence.first_round = ask_agents(evidence, options.agent_port, where_is).await;
+        evidence.probes = evidence.first_round.clone();
+        evidence.meant_to_run = running_task_ids(docker).await?;
         tracing::debug!("doctor: first round answered");
     }
     let requests: BTreeMap<String, ProbeRequest> = evidence
@@ -96,6 +113,21 @@ async fn probe_with_canaries(
     .await;
     tracing::debug!("doctor: probes answered");
     Ok(())
+}
+
+/// The tasks swarm wants running and that run: those DNS should answer.
+async fn running_task_ids(docker: &Docker) -> Result<BTreeSet<String>, EngineError> {
+    let tasks = docker
+        .list_tasks(Some(ListTasksOptions {
+            filters: crate::swarm::engine::filter("desired-state", "running"),
+        }))
+        .await
+        .map_err(EngineError::call("listing tasks"))?;
+    Ok(tasks
+        .into_iter()
+        .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING))
+        .filter_map(|t| t.id)
+        .collect())
 }
 
 /// What the examination needs from the swarm, gluster and the agents' status.
@@ -132,10 +164,9 @@ async fn gather(
         ..Evidence::default()
     };
     if desired.gluster_volumes().next().is_some() {
-        match bricks(desired, &evidence).await {
-            Ok(bricks) => evidence.bricks = bricks,
-            Err(error) => evidence.storage_error = Some(error),
-        }
+        let (bricks, unknown) = bricks(desired, &evidence).await;
+        evidence.bricks = bricks;
+        evidence.storage_error = (!unknown.is_empty()).then(|| unknown.join("; "));
         evidence.agents = Some(
             crate::observe::agents::observe(&nodes, options.agent_port, Duration::from_secs(3))
                 .await,
@@ -162,35 +193,57 @@ pub(crate) fn managed_networks(desired: &Desired, live: &[String]) -> Vec<Networ
         .collect()
 }
 
-/// Every started volume's brick processes and their ports, by node name.
-async fn bricks(desired: &Desired, evidence: &Evidence) -> Result<Vec<BrickFacts>, String> {
+/// `gluster volume status` waits on a peer that does not answer: not for long here.
+const GLUSTER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Every desired brick, with the port `volume status` gives its process; and why the
+/// ports of a volume are unknown (not created or started yet, gluster not answering).
+async fn bricks(desired: &Desired, evidence: &Evidence) -> (Vec<BrickFacts>, Vec<String>) {
     let cli = GlusterCli::default();
     let mut bricks = Vec::new();
-    for (resource, _) in desired.gluster_volumes() {
-        let text = cli
-            .run(&["volume", "status", resource.name()])
+    let mut unknown = Vec::new();
+    for (resource, spec) in desired.gluster_volumes() {
+        let name = resource.name();
+        let status = tokio::time::timeout(GLUSTER_TIMEOUT, cli.run(&["volume", "status", name]))
             .await
-            .map_err(|e| e.to_string())?;
-        let status = xml::volume_status(&text).map_err(|e| e.to_string())?;
-        for brick in status {
-            let host = match brick.host.parse() {
-                Ok(address) => evidence
-                    .node_at(address)
-                    .map_or(brick.host.clone(), |n| n.hostname.clone()),
-                Err(_) => brick.host.clone(),
-            };
+            .map_err(|_| format!("gluster volume status {name}: no answer in {GLUSTER_TIMEOUT:?}"))
+            .and_then(|answer| answer.map_err(|e| e.to_string()))
+            .and_then(|text| xml::volume_status(&text).map_err(|e| format!("{name}: {e}")));
+        let processes = status.unwrap_or_else(|error| {
+            unknown.push(error);
+            Vec::new()
+        });
+        for brick in &spec.bricks {
+            let port = processes
+                .iter()
+                .find(|p| p.path == brick.path && same_host(evidence, &p.host, &brick.node))
+                .and_then(|p| p.port);
             bricks.push(BrickFacts {
-                volume: resource.name().to_string(),
-                host,
-                path: brick.path,
-                port: brick.port,
+                volume: name.to_string(),
+                host: brick.node.clone(),
+                path: brick.path.clone(),
+                port,
             });
         }
     }
-    Ok(bricks)
+    (bricks, unknown)
 }
 
-async fn ready_node_ids(docker: &Docker) -> Result<BTreeMap<String, String>, EngineError> {
+/// Whether gluster's name of a host (a name or an address) is the node `node`.
+fn same_host(evidence: &Evidence, gluster: &str, node: &str) -> bool {
+    gluster == node
+        || gluster
+            .parse()
+            .ok()
+            .and_then(|address| evidence.node_at(address))
+            .is_some_and(|n| n.hostname == node)
+}
+
+/// The IDs and hostnames of the nodes `keep` keeps.
+async fn node_ids(
+    docker: &Docker,
+    keep: impl Fn(&NodeFacts) -> bool,
+) -> Result<BTreeMap<String, String>, EngineError> {
     let nodes = docker
         .list_nodes(None::<ListNodesOptions>)
         .await
@@ -199,7 +252,7 @@ async fn ready_node_ids(docker: &Docker) -> Result<BTreeMap<String, String>, Eng
         .iter()
         .filter_map(|node| {
             let facts = NodeFacts::of(node)?;
-            Some((node.id.clone()?, facts.hostname)).filter(|_| facts.ready)
+            keep(&facts).then_some((node.id.clone()?, facts.hostname))
         })
         .collect())
 }

@@ -103,9 +103,19 @@ fn results(evidence: &Evidence) -> Vec<(&str, &NodeFacts, &TcpResult)> {
 fn failed(result: &TcpResult) -> String {
     format!(
         "no connection in {} attempts ({})",
-        result.attempts.max(1),
+        result.attempts,
         result.error.as_deref().unwrap_or("failed")
     )
+}
+
+/// A target the agent refused to probe (not an address or port it allows).
+fn not_probed(from: &str, to: &NodeFacts, result: &TcpResult, check: Check) -> Finding {
+    Finding::warn(
+        check,
+        result.error.clone().unwrap_or_else(|| "not probed".into()),
+    )
+    .between(from, &to.hostname)
+    .port(Port::tcp(result.port))
 }
 
 /// Managers on 2377, every node on 7946 (TCP; gossip's UDP shows in [`super::overlay::gossip`]).
@@ -119,6 +129,10 @@ pub fn control_plane(evidence: &Evidence) -> Vec<Finding> {
         }
         if result.connected {
             passed += 1;
+            continue;
+        }
+        if result.attempts == 0 {
+            findings.push(not_probed(from, to, result, Check::ControlPlane));
             continue;
         }
         let advice = if is_manager_port {
@@ -147,15 +161,6 @@ pub fn control_plane(evidence: &Evidence) -> Vec<Finding> {
 /// glusterd on 24007 and every brick's port, from every other node; and each node's
 /// mount of each volume from its own server.
 pub fn storage(evidence: &Evidence) -> Vec<Finding> {
-    if let Some(error) = &evidence.storage_error {
-        return vec![
-            Finding::fail(
-                Check::Storage,
-                format!("the bricks' ports are unknown: {error}"),
-            )
-            .advice("run shoal where the gluster CLI reaches the pool (a gluster peer)"),
-        ];
-    }
     if evidence.bricks.is_empty() {
         return Vec::new();
     }
@@ -171,6 +176,10 @@ pub fn storage(evidence: &Evidence) -> Vec<Finding> {
         }
         if result.connected {
             passed += 1;
+            continue;
+        }
+        if result.attempts == 0 {
+            findings.push(not_probed(from, to, result, Check::Storage));
             continue;
         }
         let (what, advice) = match brick {
@@ -193,6 +202,15 @@ pub fn storage(evidence: &Evidence) -> Vec<Finding> {
         findings.push(finding);
     }
     findings.extend(mounts(evidence));
+    if let Some(error) = &evidence.storage_error {
+        findings.push(
+            Finding::warn(
+                Check::Storage,
+                format!("brick ports not checked, only glusterd's: {error}"),
+            )
+            .advice("run shoal on a gluster peer; a volume not started yet has no brick ports"),
+        );
+    }
     if findings.is_empty() {
         findings.push(Finding::pass(
             Check::Storage,

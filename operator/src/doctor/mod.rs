@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 pub use evidence::Evidence;
 pub use examine::{DoctorOptions, examine};
 
-/// What a finding is about, in the order the report lists them.
+/// What a finding is about, in the order the report lists them (the derived order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Check {
@@ -36,18 +36,6 @@ pub enum Check {
 }
 
 impl Check {
-    pub const ALL: [Check; 9] = [
-        Check::Agents,
-        Check::ControlPlane,
-        Check::Gossip,
-        Check::DataPlane,
-        Check::Mtu,
-        Check::Dns,
-        Check::Storage,
-        Check::Engines,
-        Check::Clocks,
-    ];
-
     pub fn title(self) -> &'static str {
         match self {
             Check::Agents => "agents",
@@ -213,7 +201,7 @@ pub struct Report {
 }
 
 impl Report {
-    /// The findings of `evidence`, in the order of [`Check::ALL`], failures first.
+    /// The findings of `evidence`, by check, failures first.
     pub fn of(evidence: &Evidence) -> Report {
         let mut findings = Vec::new();
         findings.extend(links::agents(evidence));

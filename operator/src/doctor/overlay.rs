@@ -48,8 +48,8 @@ fn tally(evidence: &Evidence) -> PairTally {
                     continue;
                 };
                 let entry = pairs.entry((from.clone(), to.to_string())).or_default();
-                entry.0 += peer.answered;
-                entry.1 += peer.attempts;
+                entry.0 = entry.0.saturating_add(peer.answered);
+                entry.1 = entry.1.saturating_add(peer.attempts);
                 if peer.answered < peer.attempts {
                     entry.2.push(network.name.clone());
                 }
@@ -66,9 +66,9 @@ pub fn data_plane(evidence: &Evidence) -> Vec<Finding> {
     let port = Port::udp(evidence.data_path_port);
     let mut findings = canaries_missing(evidence);
     let pairs = tally(evidence);
-    let mut probes = 0;
+    let mut probes: u32 = 0;
     for ((from, to), (answered, attempts, networks)) in &pairs {
-        probes += attempts;
+        probes = probes.saturating_add(*attempts);
         if networks.is_empty() {
             continue;
         }
@@ -185,8 +185,8 @@ pub fn mtu(evidence: &Evidence) -> Vec<Finding> {
             .port(port)
             .networks(networks)
             .advice(format!(
-                "the path between the nodes must carry {} bytes (the overlay's MTU and VXLAN's 50), or set the network's com.docker.network.driver.mtu option lower",
-                mtu + 50
+                "the path between the nodes must carry {} bytes (the overlay's MTU and VXLAN's 50), or set the network's com.docker.network.driver.mtu option to the path's MTU (the overlay gets 50 less)",
+                mtu.saturating_add(50)
             ))
         })
         .collect();

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use bollard::models::Node;
 
+use super::Report;
 use super::evidence::{BrickFacts, Evidence, NodeFacts, Timed};
 use super::examine::managed_networks;
 use super::render;
-use super::{Check, Report};
 use crate::agent::probe::{NetworkView, ProbeReport};
 use crate::gluster::xml;
 use crate::source::validate::{ValidateOptions, validate_dir};
@@ -208,7 +208,7 @@ fn a_full_size_packet_that_does_not_cross_is_an_mtu_failure() {
     assert_eq!(
         not_passed(&evidence)[0],
         format!(
-            "FAIL overlay MTU node2 -> {to} (udp/4789) on backend: a 1450-byte packet with don't-fragment set did not cross; smaller ones did; the path between the nodes must carry 1500 bytes (the overlay's MTU and VXLAN's 50), or set the network's com.docker.network.driver.mtu option lower"
+            "FAIL overlay MTU node2 -> {to} (udp/4789) on backend: a 1450-byte packet with don't-fragment set did not cross; smaller ones did; the path between the nodes must carry 1500 bytes (the overlay's MTU and VXLAN's 50), or set the network's com.docker.network.driver.mtu option to the path's MTU (the overlay gets 50 less)"
         )
     );
 }
@@ -341,9 +341,69 @@ fn a_nodes_verbose_view_reads_its_peers_and_tasks() {
     assert!(view.services.contains_key("shoal-doctor-backend"));
 }
 
+/// Tasks DNS does not answer yet or any more are not missing: one whose health check is
+/// still starting, and one swarm is stopping (it is withdrawn from DNS first).
 #[test]
-fn check_order_is_the_reports() {
-    let mut sorted = Check::ALL.to_vec();
-    sorted.sort();
-    assert_eq!(sorted, Check::ALL);
+fn tasks_dns_should_not_answer_yet_are_not_missing() {
+    let mut evidence = evidence("healthy");
+    let backend = &mut report_mut(&mut evidence, "node1").networks[0];
+    assert_eq!(backend.network, "backend");
+    let php = backend
+        .tasks
+        .iter_mut()
+        .find(|t| t.service == "php-fpm")
+        .unwrap();
+    php.serving = false;
+    let php = php.address;
+    let db = backend
+        .tasks
+        .iter()
+        .find(|t| t.service == "db")
+        .unwrap()
+        .clone();
+    for node in ["node1", "node2", "node3"] {
+        for answer in &mut report_mut(&mut evidence, node).networks[0].dns {
+            answer.addresses.remove(&php);
+            answer.addresses.remove(&db.address);
+        }
+    }
+    // Swarm wants every task running but db's (being stopped).
+    evidence.meant_to_run = evidence
+        .probes
+        .values()
+        .flat_map(|p| p.as_ref().unwrap().report.networks.iter())
+        .flat_map(|n| n.tasks.iter().map(|t| t.id().to_string()))
+        .filter(|id| id != db.id())
+        .collect();
+    assert_eq!(not_passed(&evidence), [ENGINE_WARNING]);
+    // Answered while it does not serve yet is no fault either: it runs.
+    let mut early = self::evidence("healthy");
+    report_mut(&mut early, "node1").networks[0].tasks[0].serving = false;
+    assert_eq!(not_passed(&early), [ENGINE_WARNING]);
+}
+
+#[test]
+fn a_target_the_agent_refused_is_a_warning_not_a_failure() {
+    let mut evidence = evidence("healthy");
+    let brick = report_mut(&mut evidence, "node1")
+        .tcp
+        .iter_mut()
+        .find(|t| t.address.to_string() == "10.213.0.12" && t.port > 24007)
+        .unwrap();
+    brick.connected = false;
+    brick.attempts = 0;
+    brick.error = Some(
+        "not a swarm node address this node knows, or not a swarm or gluster port: not probed"
+            .into(),
+    );
+    let port = brick.port;
+    assert_eq!(
+        not_passed(&evidence),
+        [
+            format!(
+                "WARN storage node1 -> node2 (tcp/{port}): not a swarm node address this node knows, or not a swarm or gluster port: not probed"
+            ),
+            ENGINE_WARNING.to_string(),
+        ]
+    );
 }

@@ -31,7 +31,7 @@ while [ $# -gt 0 ] && [ "$1" != -- ]; do
   done
   echo "fetch $ip $n"
   if [ $n -gt 0 ]; then
-    if ping -c 1 -W 1 -s "$size" "$ip" >/dev/null 2>&1; then echo "full $ip 1"; else echo "full $ip 0"; fi
+    if ping -c 2 -W 1 -s "$size" "$ip" >/dev/null 2>&1; then echo "full $ip 1"; else echo "full $ip 0"; fi
   fi
 done
 [ $# -gt 0 ] && shift
@@ -60,7 +60,9 @@ pub async fn in_canary(
 ) -> Result<(Vec<PeerResult>, Vec<DnsAnswer>), String> {
     // ICMP (8) and IP (20) headers: the packet is exactly the overlay's MTU.
     let size = mtu.saturating_sub(28).to_string();
-    let mut cmd: Vec<String> = ["sh", "-c", SCRIPT, "probe"]
+    // The container's own timeout ends the script even if this side stops waiting.
+    let limit = (EXEC_TIMEOUT.as_secs() - 5).to_string();
+    let mut cmd: Vec<String> = ["timeout", &limit, "sh", "-c", SCRIPT, "probe"]
         .iter()
         .map(|s| s.to_string())
         .collect();

@@ -133,7 +133,11 @@ pub async fn tasks_on(
             found = container.id.map(|id| (id, address));
             continue;
         }
+        // `Up 3 minutes (healthy)`, `(health: starting)`, `(unhealthy)`, or no check.
+        let status = container.status.as_deref().unwrap_or("");
+        let serving = !status.contains("health: starting") && !status.contains("unhealthy");
         tasks.push(LocalTask {
+            serving,
             service,
             task: labels
                 .get("com.docker.swarm.task.name")
