@@ -129,7 +129,10 @@ fn canaries_missing(evidence: &Evidence) -> Vec<Finding> {
     }
     for (host, timed) in evidence.answered() {
         for report in &timed.report.networks {
+            // A drained node runs no canary: nothing to say.
+            let placed = evidence.node(host).is_some_and(|n| n.active);
             if let Some(error) = &report.error
+                && placed
                 && !evidence
                     .canary_problems
                     .get(&report.network)

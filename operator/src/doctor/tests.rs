@@ -407,3 +407,29 @@ fn a_target_the_agent_refused_is_a_warning_not_a_failure() {
         ]
     );
 }
+
+/// A drained node runs no canary (a global service skips it): not a failure, its TCP
+/// ports are still checked, and the pairs of the others are proven.
+#[test]
+fn a_drained_node_is_not_expected_to_run_a_canary() {
+    let mut evidence = evidence("healthy");
+    let node3 = evidence.nodes.iter_mut().find(|n| n.hostname == "node3");
+    node3.unwrap().active = false;
+    let report3 = report_mut(&mut evidence, "node3");
+    let on3: Vec<std::net::Ipv4Addr> = report3.networks.iter().filter_map(|n| n.canary).collect();
+    for network in &mut report3.networks {
+        network.canary = None;
+        network.peers.clear();
+        network.dns.clear();
+        network.error = Some(format!("no {} task runs on this node", network.network));
+    }
+    for node in ["node1", "node2"] {
+        for network in &mut report_mut(&mut evidence, node).networks {
+            network.peers.retain(|p| !on3.contains(&p.address));
+        }
+    }
+    let found = lines(&evidence);
+    assert!(found.iter().all(|l| !l.starts_with("FAIL")), "{found:#?}");
+    let pass = "PASS overlay data plane (udp/4789): 2 node pairs, 12 canary probes answered on backend, frontend";
+    assert!(found.contains(&pass.to_string()), "{found:#?}");
+}
