@@ -201,6 +201,9 @@ pub async fn probe(docker: &Docker, request: ProbeRequest) -> ProbeReport {
     // One request at a time: a caller cannot pile execs up on this host.
     static ONE_AT_A_TIME: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
     let _turn = ONE_AT_A_TIME.acquire().await;
+    if !request.networks.is_empty() {
+        local::remove_exited_canaries(docker).await;
+    }
     let allowed = local::allowed(docker).await;
     let tcp = request.tcp.into_iter().take(MAX_TCP_TARGETS).map(|target| {
         let allowed = allowed.allows(target.address, target.port);

@@ -150,6 +150,38 @@ pub async fn tasks_on(
     Ok((found, tasks))
 }
 
+/// Removes the doctor's canary containers that exited and stayed: a node cut off while
+/// an examination removed its canary keeps the stopped container (swarm forgot the task
+/// while the node was away). Only exited containers named as a canary task.
+pub async fn remove_exited_canaries(docker: &Docker) {
+    let filters = std::collections::HashMap::from([
+        ("name", vec![super::CANARY_PREFIX]),
+        ("status", vec!["exited"]),
+    ]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let Ok(containers) = docker.list_containers(Some(options)).await else {
+        return;
+    };
+    for container in containers {
+        let canary = container.names.iter().flatten().any(|name| {
+            name.trim_start_matches('/')
+                .starts_with(super::CANARY_PREFIX)
+        });
+        let Some(id) = container.id.filter(|_| canary) else {
+            continue;
+        };
+        match docker.remove_container(&id, None).await {
+            Ok(()) => tracing::info!(container = %id, "removed a canary container left stopped"),
+            Err(error) => {
+                tracing::warn!(container = %id, %error, "a canary container left stopped stays")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
