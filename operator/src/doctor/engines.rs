@@ -15,46 +15,51 @@ const SKEW_FAIL_MS: u64 = 30 * 60 * 1000;
 
 /// An engine bug that breaks overlays or DNS, and the versions it is in.
 struct KnownBug {
-    /// Affected: at least `from`, below `fixed` (release triples).
-    from: (u32, u32, u32),
-    fixed: (u32, u32, u32),
+    /// Affected: at least the first, below the second (release triples).
+    affected: &'static [((u32, u32, u32), (u32, u32, u32))],
     issue: &'static str,
     summary: &'static str,
+    /// What to do (the release that fixes it, when there is one).
+    advice: &'static str,
 }
 
+const WATCH: &str = "no release fixes it yet: the service discovery check finds the symptom";
+
 /// From the upstream issues (docs/notes/doctor-research.md has the sources).
-const KNOWN_BUGS: [KnownBug; 5] = [
+const KNOWN_BUGS: [KnownBug; 4] = [
     KnownBug {
-        from: (20, 10, 0),
-        fixed: (21, 0, 0),
+        affected: &[((20, 10, 0), (20, 11, 0))],
         issue: "moby/moby#42833",
         summary: "DNS may keep answering a restarted task's old address on other nodes",
+        advice: WATCH,
     },
     KnownBug {
-        from: (25, 0, 0),
-        fixed: (25, 0, 13),
+        affected: &[((25, 0, 0), (25, 0, 13)), ((26, 0, 0), (29, 0, 0))],
         issue: "moby/moby#47728",
         summary: "after a quick network leave and rejoin, a node may ignore a live task's DNS entry for good",
+        advice: "upgrade to 29.0.0 (or 25.0.13 on 25.0) when you can; the service discovery check finds the symptom",
     },
     KnownBug {
-        from: (26, 0, 0),
-        fixed: (29, 0, 0),
-        issue: "moby/moby#47728",
-        summary: "after a quick network leave and rejoin, a node may ignore a live task's DNS entry for good",
-    },
-    KnownBug {
-        from: (28, 2, 0),
-        fixed: (28, 3, 0),
+        affected: &[((28, 2, 0), (28, 3, 0))],
         issue: "moby/moby#50129",
         summary: "some services are not discoverable over DNS",
+        advice: "upgrade to 28.3.0 or later",
     },
     KnownBug {
-        from: (29, 0, 0),
-        fixed: (29, 8, 0),
+        affected: &[((29, 0, 0), (29, 8, 0))],
         issue: "moby/moby#53141",
         summary: "services whose tasks ran on a node cut off for 10-30 s stay NXDOMAIN until `docker service update --force`",
+        advice: WATCH,
     },
 ];
+
+impl KnownBug {
+    fn affects(&self, release: (u32, u32, u32)) -> bool {
+        self.affected
+            .iter()
+            .any(|(from, below)| *from <= release && release < *below)
+    }
+}
 
 fn release(version: &str) -> Option<(u32, u32, u32)> {
     let core = version.split(['-', '+', '~']).next()?;
@@ -91,19 +96,18 @@ pub fn versions(evidence: &Evidence) -> Vec<Finding> {
         let Some(release) = release(version) else {
             continue;
         };
-        for bug in KNOWN_BUGS
-            .iter()
-            .filter(|b| b.from <= release && release < b.fixed)
-        {
+        for bug in KNOWN_BUGS.iter().filter(|b| b.affects(release)) {
             findings.push(
                 Finding::warn(
                     Check::Engines,
-                    format!("{} on {version}: {} ({})", nodes.join(", "), bug.summary, bug.issue),
+                    format!(
+                        "{} on {version}: {} ({})",
+                        nodes.join(", "),
+                        bug.summary,
+                        bug.issue
+                    ),
                 )
-                .advice(format!(
-                    "upgrade to {}.{}.{} or later when you can; shoal doctor finds the symptom if it happens",
-                    bug.fixed.0, bug.fixed.1, bug.fixed.2
-                )),
+                .advice(bug.advice),
             );
         }
     }

@@ -97,7 +97,7 @@ fn report_mut<'a>(evidence: &'a mut Evidence, node: &str) -> &'a mut ProbeReport
         .report
 }
 
-const ENGINE_WARNING: &str = "WARN engines: node1, node2, node3 on 28.5.2+dfsg4: after a quick network leave and rejoin, a node may ignore a live task's DNS entry for good (moby/moby#47728); upgrade to 29.0.0 or later when you can; shoal doctor finds the symptom if it happens";
+const ENGINE_WARNING: &str = "WARN engines: node1, node2, node3 on 28.5.2+dfsg4: after a quick network leave and rejoin, a node may ignore a live task's DNS entry for good (moby/moby#47728); upgrade to 29.0.0 (or 25.0.13 on 25.0) when you can; the service discovery check finds the symptom";
 
 #[test]
 fn the_healthy_example_passes_every_check() {
@@ -300,7 +300,7 @@ fn mixed_engines_known_bugs_and_a_clock_off_are_named() {
                 }
             ),
             format!(
-                "WARN engines: {node3} on 20.10.24+dfsg1: DNS may keep answering a restarted task's old address on other nodes (moby/moby#42833); upgrade to 21.0.0 or later when you can; shoal doctor finds the symptom if it happens"
+                "WARN engines: {node3} on 20.10.24+dfsg1: DNS may keep answering a restarted task's old address on other nodes (moby/moby#42833); no release fixes it yet: the service discovery check finds the symptom"
             ),
             ENGINE_WARNING.replace("node1, node2, node3", &{
                 let mut others: Vec<&str> = evidence.nodes[..2]
