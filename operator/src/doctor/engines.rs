@@ -13,10 +13,13 @@ const SKEW_WARN_MS: u64 = 5_000;
 /// Half of swarm's certificate backdating (1 h): joins and renewals start failing soon.
 const SKEW_FAIL_MS: u64 = 30 * 60 * 1000;
 
+/// A release, as (major, minor, patch).
+type Release = (u32, u32, u32);
+
 /// An engine bug that breaks overlays or DNS, and the versions it is in.
 struct KnownBug {
-    /// Affected: at least the first, below the second (release triples).
-    affected: &'static [((u32, u32, u32), (u32, u32, u32))],
+    /// Affected: at least the first, below the second.
+    affected: &'static [(Release, Release)],
     issue: &'static str,
     summary: &'static str,
     /// What to do (the release that fixes it, when there is one).
@@ -54,14 +57,14 @@ const KNOWN_BUGS: [KnownBug; 4] = [
 ];
 
 impl KnownBug {
-    fn affects(&self, release: (u32, u32, u32)) -> bool {
+    fn affects(&self, release: Release) -> bool {
         self.affected
             .iter()
             .any(|(from, below)| *from <= release && release < *below)
     }
 }
 
-fn release(version: &str) -> Option<(u32, u32, u32)> {
+fn release(version: &str) -> Option<Release> {
     let core = version.split(['-', '+', '~']).next()?;
     let mut parts = core.split('.').map(|p| p.parse::<u32>().ok());
     Some((
