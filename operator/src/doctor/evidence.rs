@@ -14,6 +14,8 @@ use crate::observe::agents::AgentReports;
 /// One swarm node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeFacts {
+    /// The swarm's node ID (tasks name their node by it).
+    pub id: String,
     pub hostname: String,
     /// Its address in the swarm (where its agent, gossip and data path are reached).
     pub address: Option<IpAddr>,
@@ -40,6 +42,7 @@ impl NodeFacts {
             .filter(|a| !a.is_unspecified())
             .or(manager.map(|(ip, _)| ip));
         Some(NodeFacts {
+            id: node.id.clone()?,
             hostname,
             address,
             ready: status.and_then(|s| s.state) == Some(NodeState::READY),

@@ -73,7 +73,12 @@ async fn probe_with_canaries(
 ) -> Result<(), EngineError> {
     if !networks.is_empty() {
         canary::create(docker, networks, &options.canary_image, examination).await?;
-        let placed = node_ids(docker, |facts| facts.ready && facts.active).await?;
+        // Where swarm places a global service's tasks: ready, active nodes.
+        let placed: BTreeMap<String, String> = evidence
+            .ready_nodes()
+            .filter(|n| n.active)
+            .map(|n| (n.id.clone(), n.hostname.clone()))
+            .collect();
         evidence.canary_problems =
             canary::wait_running(docker, networks, &placed, options.canary_timeout).await?;
         tracing::debug!(problems = ?evidence.canary_problems, "doctor: canaries running");
@@ -237,24 +242,6 @@ fn same_host(evidence: &Evidence, gluster: &str, node: &str) -> bool {
             .ok()
             .and_then(|address| evidence.node_at(address))
             .is_some_and(|n| n.hostname == node)
-}
-
-/// The IDs and hostnames of the nodes `keep` keeps.
-async fn node_ids(
-    docker: &Docker,
-    keep: impl Fn(&NodeFacts) -> bool,
-) -> Result<BTreeMap<String, String>, EngineError> {
-    let nodes = docker
-        .list_nodes(None::<ListNodesOptions>)
-        .await
-        .map_err(EngineError::call("listing nodes"))?;
-    Ok(nodes
-        .iter()
-        .filter_map(|node| {
-            let facts = NodeFacts::of(node)?;
-            keep(&facts).then_some((node.id.clone()?, facts.hostname))
-        })
-        .collect())
 }
 
 fn unix_ms() -> u64 {
